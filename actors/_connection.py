@@ -1,0 +1,410 @@
+"""`ConnectionActor`: one Gun connection as an explicit state machine.
+
+The states are Gun's, and ``gun.info(conn)["state_name"]`` shows them:
+
+    domain_lookup -> connecting -> initial_tls_handshake -> connected
+        connected          HTTP/1.1; ws_upgrade goes to the socket worker
+        connected_ws_only  upgraded; frames flow worker -> reply_to directly
+        closing            we sent a close frame; closing_timeout runs
+        not_connected      waiting for the next attempt (retry_fun's timeout)
+
+Every transition happens in this actor's thread, in `handle_message`'s
+handlers below, read top to bottom in the order a connection lives. The
+blocking work (connect, TLS, upgrade, reading) happens in a `SocketWorker`,
+which reports back with events; the actor itself never blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+import pykka
+
+from gunpy.actors._mailbox import sender_for
+from gunpy.actors._process import ProcessActor, demonitor, monitor
+from gunpy.actors._scheduler import Timer, scheduler
+from gunpy.actors._session import CloseSent, WebSocketSession
+from gunpy.actors._socket_worker import (
+    AttemptFailed,
+    Closed,
+    Connected,
+    Phase,
+    SocketWorker,
+    Upgrade,
+    Upgraded,
+)
+from gunpy.protocol import (
+    BADSTATE_NOT_WS,
+    BADSTATE_SET_OWNER_CLOSING,
+    BADSTATE_WS_ONLY,
+    Headers,
+    OpenOptions,
+    Ref,
+    WsOptions,
+    gun_conn_error,
+    gun_down,
+    gun_stream_error,
+    gun_up,
+)
+from gunpy.supervision._retry import RetryFunError, RetryPolicy
+
+BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
+
+
+class ConnectionRef:
+    """The handle of one connection: the ``conn`` that appears in every message.
+
+    Hashable, compared by identity. ``actor_ref`` is the pykka ref of its
+    `ConnectionActor`; monitor it (``gunpy.actors.monitor(conn)``) to learn
+    its exit reason.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_session",
+        "_worker",
+        "actor_ref",
+        "host",
+        "number",
+        "opts",
+        "port",
+    )
+
+    def __init__(self, host: str, port: int, opts: OpenOptions) -> None:
+        self.host = host
+        self.port = port
+        self.opts = opts
+        self.number = Ref().number
+        self.actor_ref: pykka.ActorRef[Any] | None = None
+        # Set by the socket worker while a WebSocket session is open: the direct
+        # path of ws_send and update_flow.
+        self._session: WebSocketSession | None = None
+        self._worker: SocketWorker | None = None
+
+    def __repr__(self) -> str:
+        return f"<gun conn {self.host}:{self.port} #{self.number}>"
+
+
+# Commands from the gun facade -------------------------------------------------
+
+
+class WsUpgrade(NamedTuple):
+    ref: Ref
+    path: str
+    headers: Headers
+    ws_opts: WsOptions
+    reply_to: object
+
+
+class WsSend(NamedTuple):
+    ref: Ref
+    encoded: list[tuple[bytes, bool]]
+    reply_to: object
+
+
+class StreamError(NamedTuple):
+    ref: Ref
+    reason: object
+    reply_to: object
+
+
+class Shutdown(NamedTuple):
+    pass
+
+
+class SetOwner(NamedTuple):
+    owner: object
+
+
+class Info(NamedTuple):
+    pass
+
+
+class _Timeout(NamedTuple):
+    kind: str  # "retry" | "closing" | "keepalive"
+    token: object
+
+
+def owner_down_reason(reason: object) -> object:
+    """Gun's exit reason when the owner dies: its own, or ``("shutdown", ("owner_down", r))``."""
+    if reason in ("normal", "shutdown") or (
+        isinstance(reason, tuple) and len(reason) == 2 and reason[0] == "shutdown"
+    ):
+        return reason
+    return ("shutdown", ("owner_down", reason))
+
+
+class ConnectionActor(ProcessActor):
+    """A Gun connection. Start it with ``gun.open``; talk to it through ``gun``."""
+
+    def __init__(
+        self, conn: ConnectionRef, host: str, port: int, opts: OpenOptions, owner: object
+    ) -> None:
+        super().__init__()
+        self.conn = conn
+        conn.actor_ref = self.actor_ref
+        self.monitors.target = conn  # DOWN messages name the conn, as they name the pid in Gun
+        self.host = host
+        self.port = port
+        self.opts = opts
+        self.owner = owner
+        self.send_owner: Callable[[Any], None] = sender_for(owner)
+        self.owner_monitor: Ref | None = None
+        self.state_name = "domain_lookup"
+        self.retry = RetryPolicy(opts.retry, opts.raw, opts.retry_fun)
+        self.worker: SocketWorker | None = None
+        self.sockname: tuple[Any, ...] | None = None
+        self.session: WebSocketSession | None = None
+        self.upgrades: dict[Ref, object] = {}  # ws stream ref -> reply_to
+        self.postponed: list[object] = []
+        self.stop_reason: object = None  # set by shutdown / owner death
+        self.timers: dict[str, tuple[object, Timer]] = {}
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            Phase: self._on_phase,
+            Connected: self._on_connected,
+            AttemptFailed: self._on_attempt_failed,
+            Upgraded: self._on_upgraded,
+            Closed: self._on_closed,
+            CloseSent: self._on_close_sent,
+            WsUpgrade: self._on_ws_upgrade,
+            WsSend: self._on_ws_send,
+            StreamError: self._on_stream_error,
+            Shutdown: self._on_shutdown,
+            SetOwner: self._on_set_owner,
+            Info: self._on_info,
+            _Timeout: self._on_timeout,
+        }
+
+    def __repr__(self) -> str:
+        return f"<ConnectionActor {self.conn!r} {self.state_name}>"
+
+    # -- life ------------------------------------------------------------------
+
+    def init(self) -> None:
+        self.owner_monitor = monitor(self.owner, watcher=self.actor_ref)
+        self._start_attempt()
+
+    def handle_message(self, message: Any) -> Any:
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            return handler(message)
+        if isinstance(message, tuple) and message[:1] == ("DOWN",):
+            return self._on_down(message)
+        return None
+
+    def terminate(self, reason: object) -> None:
+        for kind in list(self.timers):
+            self._disarm(kind)
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.abort()
+            if worker.is_alive():
+                worker.join(10)
+
+    # -- connecting ------------------------------------------------------------
+
+    def _start_attempt(self) -> None:
+        self.state_name = "domain_lookup"
+        self.worker = SocketWorker(self.actor_ref, self.conn, self.host, self.port, self.opts)
+        self.worker.start()
+
+    def _current(self, event: Any) -> bool:
+        """Events from a worker we already gave up on are stale."""
+        return event.worker is self.worker and self.worker is not None
+
+    def _on_phase(self, event: Phase) -> None:
+        if self._current(event):
+            self.state_name = event.state_name
+
+    def _on_connected(self, event: Connected) -> None:
+        if not self._current(event):
+            return
+        self.state_name = "connected"
+        self.sockname = event.sockname
+        self.conn._worker = event.worker
+        self.send_owner(gun_up(self.conn, "http"))
+        postponed, self.postponed = self.postponed, []
+        for command in postponed:
+            self.handle_message(command)
+
+    def _on_attempt_failed(self, event: AttemptFailed) -> None:
+        if self._current(event):
+            self.worker = None
+            self._retry_or_exit(event.reason)
+
+    def _retry_or_exit(self, reason: object) -> None:
+        """Gun's not_connected state: wait for the next attempt, or stop."""
+        if self.stop_reason is not None:
+            self.exit(self.stop_reason)
+            return
+        try:
+            delay = self.retry.next_delay()
+        except RetryFunError as exc:
+            self.exit(("shutdown", ("retry_fun", str(exc))))
+            return
+        if delay is None:
+            self.exit("normal" if reason == "normal" else ("shutdown", reason))
+            return
+        self.state_name = "not_connected"
+        self._arm("retry", delay)
+
+    # -- HTTP and the upgrade ---------------------------------------------------
+
+    def _connected(self) -> bool:
+        return self.state_name in ("connected", "connected_ws_only")
+
+    def _on_ws_upgrade(self, command: WsUpgrade) -> None:
+        if command.reply_to is None:
+            command = command._replace(reply_to=self.owner)
+        reply = sender_for(command.reply_to)
+        if self.state_name == "connected_ws_only":
+            reply(gun_conn_error(self.conn, ("badstate", BADSTATE_WS_ONLY)))
+        elif self.state_name != "connected":
+            self.postponed.append(command)
+        elif self.opts.http_opts.version == "HTTP/1.0":
+            reply(gun_stream_error(self.conn, command.ref, ("badstate", BADSTATE_HTTP10)))
+        else:
+            assert self.worker is not None
+            self.upgrades[command.ref] = command.reply_to
+            self.worker.upgrade(Upgrade(*command))
+
+    def _on_upgraded(self, event: Upgraded) -> None:
+        if not self._current(event):
+            return
+        self.state_name = "connected_ws_only"
+        self.session = event.session
+        keepalive = self.opts.ws_opts.keepalive  # Gun reads it from gun:open's ws_opts only
+        if keepalive != "infinity":
+            self._arm("keepalive", keepalive / 1000)
+
+    def _on_ws_send(self, command: WsSend) -> None:
+        session = self.conn._session
+        if session is not None and session.send_encoded(command.encoded):
+            return
+        if self.state_name == "connected":
+            reply = sender_for(command.reply_to or self.owner)
+            reply(gun_conn_error(self.conn, ("badstate", BADSTATE_NOT_WS)))
+        else:
+            # Not connected, or closing: Gun postpones until the next connection.
+            self.postponed.append(command)
+
+    def _on_stream_error(self, command: StreamError) -> None:
+        reply_to = self.upgrades.get(command.ref) or command.reply_to or self.owner
+        sender_for(reply_to)(gun_stream_error(self.conn, command.ref, command.reason))
+
+    # -- closing ---------------------------------------------------------------
+
+    def _on_close_sent(self, event: CloseSent) -> None:
+        if event.session is not self.session:
+            return
+        self.state_name = "closing"
+        timeout = event.session.closing_timeout
+        if timeout != "infinity":
+            self._arm("closing", timeout / 1000)  # type: ignore[operator]
+
+    def _on_closed(self, event: Closed) -> None:
+        if not self._current(event):
+            return
+        self.worker = None
+        self.session = None
+        self.conn._worker = None
+        self.upgrades.clear()
+        self._disarm("closing")
+        self._disarm("keepalive")
+        if self.stop_reason is not None:
+            self.exit(self.stop_reason)
+            return
+        self.send_owner(gun_down(self.conn, event.protocol, event.reason, event.killed))
+        self.retry.reset()
+        self._retry_or_exit(event.reason)
+
+    def _stop_gracefully(self, reason: object) -> None:
+        """shutdown and owner death: close with 1001, then exit with ``reason``; no gun_down."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        session = self.session
+        if session is not None and session.state != "closed":
+            if not session.close(1001):
+                return  # a close is already under way: its end ends us
+            self.state_name = "closing"
+            timeout = session.closing_timeout
+            if timeout != "infinity":
+                self._arm("closing", timeout / 1000)  # type: ignore[operator]
+            return
+        self.exit(self.stop_reason)
+
+    def _on_shutdown(self, _: Shutdown) -> None:
+        self._stop_gracefully("shutdown")
+
+    def _on_down(self, message: tuple[Any, ...]) -> None:
+        if message[1] is self.owner_monitor:
+            self._stop_gracefully(owner_down_reason(message[4]))
+
+    # -- timers ----------------------------------------------------------------
+
+    def _arm(self, kind: str, delay: float) -> None:
+        self._disarm(kind)
+        # The token tells a live timer from one cancelled after its message was queued.
+        token = object()
+        timer = scheduler.call_later(delay, self._tell_self, _Timeout(kind, token))
+        self.timers[kind] = (token, timer)
+
+    def _disarm(self, kind: str) -> None:
+        armed = self.timers.pop(kind, None)
+        if armed is not None:
+            armed[1].cancel()
+
+    def _tell_self(self, message: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(message)
+
+    def _on_timeout(self, event: _Timeout) -> None:
+        armed = self.timers.get(event.kind)
+        if armed is None or armed[0] is not event.token:
+            return  # cancelled or re-armed after this one fired
+        del self.timers[event.kind]
+        if event.kind == "retry":
+            self._start_attempt()
+        elif event.kind == "closing":
+            if self.worker is not None:
+                self.worker.abort()
+        elif event.kind == "keepalive" and self.session is not None:
+            self.session.ping()
+            keepalive = self.opts.ws_opts.keepalive
+            assert keepalive != "infinity"
+            self._arm("keepalive", keepalive / 1000)
+
+    # -- owner and info --------------------------------------------------------
+
+    def _on_set_owner(self, command: SetOwner) -> None:
+        if self.stop_reason is not None:
+            self.send_owner(gun_conn_error(self.conn, ("badstate", BADSTATE_SET_OWNER_CLOSING)))
+            return
+        if self.owner_monitor is not None:
+            demonitor(self.owner_monitor)
+        self.owner = command.owner
+        self.send_owner = sender_for(command.owner)
+        self.owner_monitor = monitor(command.owner, watcher=self.actor_ref)
+
+    def _on_info(self, _: Info) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "owner": self.owner,
+            "socket": self.worker.sock if self.worker is not None else None,
+            "transport": self.opts.transport,
+            "state_name": self.state_name,
+            "origin_scheme": "https" if self.opts.transport == "tls" else "http",
+            "origin_host": self.host,
+            "origin_port": self.port,
+            "intermediaries": [],
+            "cookie_store": self.opts.cookie_store,
+            "event_handler": self.opts.event_handler,
+            "event_handler_state": None,
+            "retries_left": self.retry.retries_left,
+        }
+        if self._connected() or self.state_name == "closing":
+            info["protocol"] = "ws" if self.session is not None else "http"
+            if self.sockname is not None:
+                info["sock_ip"], info["sock_port"] = self.sockname[0], self.sockname[1]
+        return info

@@ -1,0 +1,153 @@
+"""`Mailbox`: an Erlang process mailbox for a plain Python thread."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeAlias
+
+import pykka
+
+from gunpy.actors._monitors import MonitorSet
+
+Match: TypeAlias = Callable[[Any], bool]
+
+
+class Mailbox:
+    """A thread-safe mailbox with Erlang's selective receive.
+
+    Any thread may `send`; one reader normally calls `receive`, which takes
+    the first queued message that ``match`` accepts and leaves the others
+    queued, in order. A mailbox can be an owner (``gun.open(..., owner=mb)``)
+    and can be monitored: it counts as dead once `close` is called or, for a
+    thread's own mailbox (`current`), once that thread has ended.
+    """
+
+    _local: ClassVar = threading.local()
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or f"mailbox-{id(self):x}"
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[Any] = deque()
+        self._waiting = 0
+        self.thread: threading.Thread | None = None
+        """The thread whose mailbox this is, for mailboxes made by `current`."""
+        self.monitors = MonitorSet(self)
+
+    def __repr__(self) -> str:
+        return f"<Mailbox {self.name} ({len(self._queue)} queued)>"
+
+    @classmethod
+    def current(cls) -> Mailbox:
+        """The calling thread's own mailbox, created on first use."""
+        mailbox: Mailbox | None = getattr(cls._local, "mailbox", None)
+        if mailbox is None:
+            thread = threading.current_thread()
+            mailbox = cls(f"thread-{thread.name}")
+            mailbox.thread = thread
+            cls._local.mailbox = mailbox
+        return mailbox
+
+    def send(self, message: Any) -> None:
+        """Queue ``message``; never blocks (the mailbox is unbounded, as in Erlang)."""
+        with self._cond:
+            self._queue.append(message)
+            if self._waiting:
+                self._cond.notify()
+
+    def receive(self, match: Match | None = None, timeout: float | None = None) -> Any:
+        """Remove and return the first queued message that ``match`` accepts.
+
+        With no ``match``, the oldest message. Waits up to ``timeout`` seconds
+        (forever if None) and raises `TimeoutError` if nothing matched.
+        Messages that do not match stay queued in their order.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        scanned = 0
+        with self._cond:
+            while True:
+                queue = self._queue
+                if match is None:
+                    if queue:
+                        return queue.popleft()
+                else:
+                    # Messages before `scanned` were already refused by `match`.
+                    for index in range(scanned, len(queue)):
+                        message = queue[index]
+                        if match(message):
+                            del queue[index]
+                            return message
+                    scanned = len(queue)
+                if deadline is None:
+                    remaining = None
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"no matching message within {timeout} s")
+                self._waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
+
+    def flush(self, match: Match | None = None) -> list[Any]:
+        """Remove, without waiting, every queued message ``match`` accepts (all if None)."""
+        with self._cond:
+            if match is None:
+                removed = list(self._queue)
+                self._queue.clear()
+                return removed
+            kept: deque[Any] = deque()
+            removed = []
+            for message in self._queue:
+                (removed if match(message) else kept).append(message)
+            self._queue = kept
+            return removed
+
+    def messages(self) -> list[Any]:
+        """A snapshot of the queued messages, oldest first (for inspection)."""
+        with self._cond:
+            return list(self._queue)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def close(self, reason: object = "normal") -> None:
+        """Declare the mailbox's owner dead: monitors get ``("DOWN", ..., reason)``.
+
+        Connections owned by this mailbox then close as for a dead owner.
+        Messages may still be sent and read; nothing else changes.
+        """
+        self.monitors.fire(reason)
+
+    def is_alive(self) -> bool:
+        """False once `close` was called or the owning thread has ended."""
+        if self.monitors.is_down():
+            return False
+        return self.thread is None or self.thread.is_alive()
+
+
+Destination: TypeAlias = "pykka.ActorRef[Any] | Mailbox"
+"""Where messages can be sent: a pykka actor (its ``on_receive``) or a `Mailbox`."""
+
+
+def sender_for(destination: object) -> Callable[[Any], None]:
+    """The bound method that delivers a message to ``destination``, looked up once.
+
+    Raises TypeError for anything that is neither a `Mailbox` nor an ActorRef.
+    """
+    if isinstance(destination, Mailbox):
+        return destination.send
+    if isinstance(destination, pykka.ActorRef):
+        tell = destination.tell
+
+        def send_to_actor(message: Any) -> None:
+            # A dead actor takes no mail, as a dead Erlang process; its monitor says why.
+            with contextlib.suppress(pykka.ActorDeadError):
+                tell(message)
+
+        return send_to_actor
+    raise TypeError(f"{destination!r} is neither a Mailbox nor a pykka ActorRef")

@@ -1,0 +1,84 @@
+"""One timer thread for the whole process: Erlang's ``send_after`` for pykka.
+
+pykka has no timers (its issue #53 is closed without one), and a
+``threading.Timer`` per timer costs a thread per pending timer. Here a single
+daemon thread, ``gunpy-runtime-timers``, keeps a heap of deadlines and runs
+each callback when it is due. Callbacks run in that thread, so they must be
+short and must not block: typically a ``tell`` to an actor, which then does
+the work in its own thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+logger: Final = logging.getLogger("gunpy")
+
+
+class Timer:
+    """A pending callback; `cancel` prevents it from running if it has not started."""
+
+    __slots__ = ("args", "callback", "cancelled", "deadline")
+
+    def __init__(self, deadline: float, callback: Callable[..., object], args: tuple[Any, ...]):
+        self.deadline = deadline
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Drop the timer. A callback already running is not interrupted."""
+        self.cancelled = True
+
+
+class Scheduler:
+    """A heap of timers served by one lazily started daemon thread."""
+
+    def __init__(self, name: str = "gunpy-runtime-timers") -> None:
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> Timer:
+        """Run ``callback(*args)`` in the timer thread after ``delay`` seconds."""
+        timer = Timer(time.monotonic() + max(delay, 0.0), callback, args)
+        with self._cond:
+            heapq.heappush(self._heap, (timer.deadline, next(self._seq), timer))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is timer:
+                self._cond.notify()
+        return timer
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    deadline, _, timer = self._heap[0]
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(wait)
+            if timer.cancelled:
+                continue
+            try:
+                timer.callback(*timer.args)
+            except Exception:
+                logger.exception("timer callback %r failed", timer.callback)
+
+
+scheduler: Final = Scheduler()
+"""The process-wide scheduler used by every gunpy actor."""

@@ -1,0 +1,507 @@
+"""`SocketWorker`: the one thread that blocks on a connection's socket.
+
+Each connection attempt gets a worker. It resolves, connects, does the TLS
+handshake, then waits (HTTP, idle) until an upgrade is asked for or the
+server goes away; websocket-client performs the upgrade over the worker's
+socket. Once upgraded it reads frames and hands them straight to the
+stream's ``reply_to``: the frame path is socket -> parser -> mailbox, with
+no actor hop. Everything else goes to the connection actor as events, so
+the actor's thread never blocks and answers ``info``, ``shutdown`` and
+``close`` at any time. A worker ends by reporting `Closed` (or
+`AttemptFailed`), after it has closed its socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import queue
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import pykka
+import websocket
+
+from gunpy.actors._mailbox import sender_for
+from gunpy.actors._session import WebSocketSession, socket_error_reason
+from gunpy.protocol import (
+    FrameParser,
+    HandshakeError,
+    Headers,
+    OpenOptions,
+    Ref,
+    Timeout,
+    WsOptions,
+    check_upgrade_response,
+    gun_data,
+    gun_response,
+    gun_stream_error,
+    gun_upgrade,
+    gun_ws,
+    host_header,
+)
+from gunpy.protocol._frames import OP_PONG
+
+_RECV_SIZE = 65536  # below malloc's mmap threshold: a larger recv costs an mmap per call
+
+
+class Phase(NamedTuple):
+    """Worker event: the attempt entered Gun state ``state_name``."""
+
+    worker: SocketWorker
+    state_name: str
+
+
+class Connected(NamedTuple):
+    """Worker event: TCP (and TLS) is up; the connection speaks HTTP."""
+
+    worker: SocketWorker
+    sockname: tuple[Any, ...]
+
+
+class AttemptFailed(NamedTuple):
+    """Worker event: lookup, connect or TLS failed with ``reason``."""
+
+    worker: SocketWorker
+    reason: object
+
+
+class Upgraded(NamedTuple):
+    """Worker event: the upgrade succeeded; the reader delivers frames from now on."""
+
+    worker: SocketWorker
+    session: WebSocketSession
+
+
+class Closed(NamedTuple):
+    """Worker event: the connection ended; last event of a worker. ``reason`` is Gun's."""
+
+    worker: SocketWorker
+    protocol: str
+    reason: object
+    killed: list[Ref]
+
+
+class Upgrade(NamedTuple):
+    """Command for the worker: upgrade to WebSocket."""
+
+    ref: Ref
+    path: str
+    headers: Headers
+    ws_opts: WsOptions
+    reply_to: object
+
+
+def _ms(timeout: Timeout) -> float | None:
+    return None if timeout == "infinity" else timeout / 1000
+
+
+def tls_context(opts: OpenOptions) -> ssl.SSLContext:
+    """An SSLContext from Gun-style ``tls_opts`` (or the one given as ``context``)."""
+    tls = opts.tls_opts
+    if "context" in tls:
+        ctx: ssl.SSLContext = tls["context"]
+        return ctx
+    ctx = ssl.create_default_context(cafile=tls.get("cacertfile"), cadata=tls.get("cacerts"))
+    if tls.get("verify") == "verify_none":
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if "certfile" in tls:
+        ctx.load_cert_chain(tls["certfile"], tls.get("keyfile"), tls.get("password"))
+    if "ciphers" in tls:
+        ctx.set_ciphers(tls["ciphers"])
+    if "alpn_advertised_protocols" in tls:
+        ctx.set_alpn_protocols(list(tls["alpn_advertised_protocols"]))
+    return ctx
+
+
+def _apply_tcp_opts(sock: socket.socket, tcp_opts: tuple[tuple[Any, ...], ...]) -> None:
+    nodelay = True  # websocket frames are small writes: Nagle would delay them
+    for item in tcp_opts:
+        if len(item) == 3:
+            sock.setsockopt(*item)
+            continue
+        name, value = item
+        if name == "send_timeout" and value != "infinity":
+            seconds, ms = divmod(int(value), 1000)
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, ms * 1000)
+            )
+        elif name == "nodelay":
+            nodelay = bool(value)
+        elif name == "keepalive":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(value)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
+
+
+class _Aborted(Exception):
+    """The connection actor asked the worker to stop."""
+
+
+class SocketWorker(threading.Thread):
+    """Connects, upgrades and reads for one connection attempt (see the module doc)."""
+
+    def __init__(
+        self,
+        actor_ref: pykka.ActorRef[Any],
+        conn: Any,
+        host: str,
+        port: int,
+        opts: OpenOptions,
+    ) -> None:
+        super().__init__(name=f"gunpy-io-{conn.number}", daemon=True)
+        self.actor_ref = actor_ref
+        self.conn = conn
+        self.host = host
+        self.port = port
+        self.opts = opts
+        self.commands: queue.SimpleQueue[Upgrade] = queue.SimpleQueue()
+        self.session: WebSocketSession | None = None
+        self.sock: socket.socket | None = None
+        self.upgrading: Ref | None = None
+        self._aborted = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._flow_cond = threading.Condition(threading.Lock())
+        self._credit: int | None = None
+
+    # -- called from other threads ----------------------------------------------
+
+    def upgrade(self, command: Upgrade) -> None:
+        """Queue an upgrade (from the connection actor)."""
+        self.commands.put(command)
+        self._wake()
+
+    def abort(self) -> None:
+        """Stop the worker: cut the socket and wake whatever it is blocked on."""
+        self._aborted = True
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._wake()
+        with self._flow_cond:
+            self._flow_cond.notify_all()
+
+    def update_flow(self, increment: int) -> None:
+        """Add flow credit (``gun.update_flow``); a no-op without ``ws_opts.flow``."""
+        with self._flow_cond:
+            if self._credit is not None:
+                self._credit += increment
+                if self._credit > 0:
+                    self._flow_cond.notify_all()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    # -- the thread -----------------------------------------------------------
+
+    def run(self) -> None:
+        connected = False
+        protocol: str = "http"
+        reason: object = "normal"
+        try:
+            try:
+                sock = self._connect()
+            except _Aborted:
+                return
+            except Exception as exc:
+                self._tell(AttemptFailed(self, _attempt_reason(exc)))
+                return
+            connected = True
+            self._tell(Connected(self, sock.getsockname()))
+            protocol, reason = self._serve(sock)
+        finally:
+            session = self.session
+            if session is not None:
+                # No writer may touch the socket once it is closed (its fd may be reused).
+                with session.lock:
+                    session.state = "closed"
+                if self.conn._session is session:
+                    self.conn._session = None
+            self._close_all()
+            if connected:
+                self._tell(Closed(self, protocol, reason, self._killed()))
+
+    def _killed(self) -> list[Ref]:
+        killed = [self.session.ref] if self.session is not None else []
+        if self.upgrading is not None:
+            killed.append(self.upgrading)
+        while True:
+            try:
+                killed.append(self.commands.get_nowait().ref)
+            except queue.Empty:
+                return killed
+
+    def _close_all(self) -> None:
+        for sock in (self.sock, self._wake_r, self._wake_w):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _tell(self, event: object) -> None:
+        try:
+            self.actor_ref.tell(event)
+        except pykka.ActorDeadError:
+            self._aborted = True
+
+    # -- connecting -----------------------------------------------------------
+
+    def _connect(self) -> socket.socket:
+        opts = self.opts
+        self._tell(Phase(self, "domain_lookup"))
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        if self._aborted:
+            raise _Aborted
+        self._tell(Phase(self, "connecting"))
+        timeout = _ms(opts.connect_timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        error: Exception = OSError(errno.EHOSTUNREACH, "no address")
+        for family, type_, proto, _, address in infos:
+            sock = socket.socket(family, type_, proto)
+            self.sock = sock
+            try:
+                self._connect_one(sock, address, deadline)
+            except _Aborted:
+                raise
+            except Exception as exc:
+                error = exc
+                self.sock = None
+                sock.close()
+                continue
+            _apply_tcp_opts(sock, opts.tcp_opts)
+            if opts.transport == "tls":
+                self._tell(Phase(self, "initial_tls_handshake"))
+                sock = self._tls_handshake(sock)
+            return sock
+        raise error
+
+    def _connect_one(self, sock: socket.socket, address: Any, deadline: float | None) -> None:
+        """A non-blocking connect, so `abort` can interrupt it even with no timeout."""
+        sock.setblocking(False)
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS):
+            raise OSError(code, errno.errorcode.get(code, "connect failed"))
+        if code == errno.EINPROGRESS:
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            poller.register(self._wake_r, select.POLLIN)
+            while True:
+                wait = None if deadline is None else max(deadline - time.monotonic(), 0)
+                ready = dict(poller.poll(None if wait is None else wait * 1000))
+                if self._aborted:
+                    raise _Aborted
+                if sock.fileno() in ready:
+                    break
+                if not ready or (deadline is not None and time.monotonic() >= deadline):
+                    raise TimeoutError("connect_timeout")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, errno.errorcode.get(code, "connect failed"))
+        sock.setblocking(True)
+
+    def _tls_handshake(self, sock: socket.socket) -> socket.socket:
+        ctx = tls_context(self.opts)
+        server_name = self.opts.tls_opts.get("server_name_indication", self.host)
+        tls = ctx.wrap_socket(
+            sock,
+            server_hostname=None if server_name == "disable" else server_name,
+            do_handshake_on_connect=False,
+        )
+        self.sock = tls
+        tls.settimeout(_ms(self.opts.tls_handshake_timeout))
+        tls.do_handshake()
+        tls.settimeout(None)
+        return tls
+
+    # -- connected ------------------------------------------------------------
+
+    def _serve(self, sock: socket.socket) -> tuple[str, object]:
+        """Wait for upgrades as HTTP; then read frames. Returns (protocol, reason)."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        while True:
+            events = dict(poller.poll())  # abort() writes to _wake_w: this returns
+            if self._wake_r.fileno() in events:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            if self._aborted:
+                return "http", "normal"
+            if sock.fileno() in events:
+                lost = self._idle_read(sock)
+                if lost is not None:
+                    return "http", lost
+            while not self._aborted:
+                try:
+                    command = self.commands.get_nowait()
+                except queue.Empty:
+                    break
+                outcome = self._upgrade(sock, command)
+                if outcome is not None:
+                    return outcome
+
+    def _idle_read(self, sock: socket.socket) -> object:
+        """An idle HTTP connection became readable: the server closed it, or misbehaves."""
+        sock.setblocking(False)
+        try:
+            data = sock.recv(4096)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return None  # e.g. a TLS 1.3 session ticket: nothing for us
+        except OSError as exc:
+            return socket_error_reason(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setblocking(True)
+        return "closed" if not data else ("error", "unexpected data on an idle HTTP connection")
+
+    def _upgrade(self, sock: socket.socket, command: Upgrade) -> tuple[str, object] | None:
+        """Run one upgrade; None if the connection stays HTTP, else how it ended."""
+        ref = command.ref
+        self.upgrading = ref
+        reply = sender_for(command.reply_to)
+        conn = self.conn
+        client = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
+        url_host = f"[{self.host}]" if ":" in self.host else self.host
+        try:
+            client.connect(  # type: ignore[no-untyped-call]
+                f"ws://{url_host}:{self.port}{command.path}",
+                socket=sock,
+                header=[f"{name}: {value}" for name, value in command.headers],
+                subprotocols=list(command.ws_opts.protocols) or None,
+                host=host_header(self.host, self.port, self.opts.transport),
+                suppress_origin=True,
+                redirect_limit=0,
+            )
+            headers = [(name, str(value)) for name, value in client.headers.items()]
+            check_upgrade_response(headers, command.ws_opts.protocols)
+        except websocket.WebSocketBadStatusException as exc:
+            # websocket-client closed the socket: the connection ends here.
+            self._refused(reply, ref, exc.status_code, exc.resp_headers, exc.resp_body)
+            self.upgrading = None
+            return "http", "normal"
+        except (websocket.WebSocketException, HandshakeError) as exc:
+            response = client.handshake_response
+            if response is not None and 300 <= response.status < 400:
+                self._refused(reply, ref, response.status, response.headers, None)
+                self.upgrading = None  # a complete response: the stream is not killed
+            else:
+                reply(gun_stream_error(conn, ref, ("handshake_error", str(exc))))
+            return "http", "normal"
+        except OSError as exc:
+            return "http", socket_error_reason(exc) if not self._aborted else "normal"
+        self.upgrading = None
+        session = WebSocketSession(conn, ref, sock, self.actor_ref, command.ws_opts.closing_timeout)
+        self.session = session
+        # Publish the session before the owner can learn of it, so that a ws_send
+        # made on receipt of gun_upgrade takes the direct path; the actor hears of
+        # it before anything the owner does next. gun_upgrade goes out before the
+        # first frame can: both leave from this thread.
+        conn._session = session
+        self._tell(Upgraded(self, session))
+        reply(gun_upgrade(conn, ref, headers))
+        with contextlib.suppress(OSError):
+            self._wake_r.close()
+            self._wake_w.close()
+        return "ws", self._read_frames(sock, session, command.ws_opts, reply)
+
+    def _refused(
+        self,
+        reply: Callable[[Any], None],
+        ref: Ref,
+        status: int,
+        headers: Any,
+        body: bytes | None,
+    ) -> None:
+        header_list = [(str(k).lower(), str(v)) for k, v in dict(headers or {}).items()]
+        if body:
+            reply(gun_response(self.conn, ref, "nofin", status, header_list))
+            reply(gun_data(self.conn, ref, "fin", body))
+        else:
+            reply(gun_response(self.conn, ref, "fin", status, header_list))
+
+    # -- WebSocket --------------------------------------------------------------
+
+    def _read_frames(
+        self,
+        sock: socket.socket,
+        session: WebSocketSession,
+        ws_opts: WsOptions,
+        reply: Callable[[Any], None],
+    ) -> object:
+        """Read until the connection ends; return Gun's ``gun_down`` reason."""
+        parser = FrameParser(ws_opts.max_frame_size)
+        feed = parser.feed
+        recv = sock.recv
+        conn, ref = self.conn, session.ref
+        silence_pings = ws_opts.silence_pings
+        flow = ws_opts.flow
+        if flow is not None:
+            with self._flow_cond:
+                self._credit = flow
+        while True:
+            try:
+                data = recv(_RECV_SIZE)
+            except OSError as exc:
+                if session.send_error is not None:
+                    return session.send_error
+                if self._aborted or session.state != "open":
+                    return "normal"
+                return socket_error_reason(exc)
+            if not data:
+                if session.send_error is not None:
+                    return session.send_error
+                return "normal" if session.state != "open" or self._aborted else "closed"
+            delivered = 0
+            for frame in feed(data):
+                kind = frame if frame.__class__ is str else frame[0]
+                if kind == "text" or kind == "binary":
+                    reply(("gun_ws", conn, ref, frame))
+                    delivered += 1
+                elif kind == "close":
+                    reply(gun_ws(conn, ref, frame))
+                    session.close_received = True
+                    code: int | None = frame[1] if frame.__class__ is tuple else None  # type: ignore[assignment]
+                    # RFC 6455 5.5.1: the reply echoes the peer's code.
+                    session.close(code, tell_actor=False)
+                    return "normal"
+                else:
+                    if kind == "ping":
+                        session.send_control(OP_PONG, b"" if frame == "ping" else frame[1])  # type: ignore[arg-type]
+                    if not silence_pings:
+                        reply(gun_ws(conn, ref, frame))
+                        delivered += 1
+            if parser.error is not None and session.state == "open":
+                error = parser.error
+                reply(gun_stream_error(conn, ref, ("protocol_error", error.code, error.message)))
+                session.close(error.code)
+            if flow is not None and delivered:
+                self._wait_for_credit(delivered)
+                if self._aborted:
+                    return "normal"
+
+    def _wait_for_credit(self, used: int) -> None:
+        """Gun's flow control: stop reading the socket until the owner grants credit."""
+        with self._flow_cond:
+            assert self._credit is not None
+            self._credit -= used
+            while self._credit <= 0 and not self._aborted:
+                self._flow_cond.wait()
+
+
+def _attempt_reason(exc: BaseException) -> object:
+    """Gun's reason for a failed attempt: ``econnrefused``, ``timeout``, ``nxdomain``..."""
+    if isinstance(exc, socket.gaierror):
+        return "nxdomain"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(exc, ssl.SSLError):
+        return ("tls_error", exc.reason or str(exc))
+    reason = socket_error_reason(exc)
+    return reason[1] if isinstance(reason, tuple) else reason

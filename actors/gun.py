@@ -1,0 +1,318 @@
+"""Gun's API, for Python threads and pykka actors.
+
+Every function mirrors the Erlang function of the same name in Gun 2.x (``await``
+is a Python keyword, hence `await_`). Options are Gun's, times in
+milliseconds; ``timeout`` arguments of the ``await`` functions are seconds,
+as everywhere in Python. Messages arrive in the owner's mailbox as tuples::
+
+    conn = gun.open("example.com", 443)
+    ("ok", "http") == gun.await_up(conn)
+    ref = gun.ws_upgrade(conn, "/chat")
+    ("upgrade", ["websocket"], headers) = gun.await_(conn, ref)
+    gun.ws_send(conn, ref, ("text", "hello"))
+
+Where Gun sends stream messages to the calling process, gunpy sends them to
+the connection's owner (or ``ws_opts["reply_to"]``): a plain Python thread
+has no mailbox unless it owns one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pykka
+
+from gunpy.actors._connection import (
+    ConnectionActor,
+    ConnectionRef,
+    Info,
+    SetOwner,
+    Shutdown,
+    StreamError,
+    WsSend,
+    WsUpgrade,
+)
+from gunpy.actors._mailbox import Mailbox, sender_for
+from gunpy.actors._process import Exit, demonitor, link, monitor, process_of
+from gunpy.actors._session import encode_frames
+from gunpy.protocol import (
+    Frame,
+    FrameError,
+    InvalidRequestHeader,
+    OptionsError,
+    Ref,
+    check_open_options,
+    check_ws_options,
+    normalize_headers,
+)
+from gunpy.protocol._handshake import HeadersIn
+
+__all__ = [
+    "ConnectionRef",
+    "InvalidRequestHeader",
+    "OptionsError",
+    "await_",
+    "await_body",
+    "await_up",
+    "close",
+    "flush",
+    "info",
+    "open",
+    "set_owner",
+    "shutdown",
+    "update_flow",
+    "ws_send",
+    "ws_upgrade",
+]
+
+
+def open(
+    host: str,
+    port: int,
+    opts: Mapping[str, Any] | None = None,
+    *,
+    owner: object = None,
+) -> ConnectionRef:
+    """Start a connection to ``host:port``; return its ``conn`` at once.
+
+    ``opts`` takes Gun's keys; a bad one raises `OptionsError` before anything
+    starts. The owner (default: the calling thread's `Mailbox.current`) gets
+    ``("gun_up", conn, "http")`` once connected and ``gun_down`` if the
+    connection is lost; the connection closes when the owner dies.
+    """
+    options = check_open_options(port, opts)
+    owner = Mailbox.current() if owner is None else owner
+    sender_for(owner)  # TypeError now rather than in the actor
+    conn = ConnectionRef(host, port, options)
+    ConnectionActor.start(conn, host, port, options, owner)
+    if not options.supervise and process_of(owner) is not None:
+        link(conn, owner)  # Gun: an unsupervised connection is linked to its owner
+    return conn
+
+
+def _tell(conn: ConnectionRef, message: object) -> None:
+    """Cast to the connection; like an Erlang cast, a dead connection drops it."""
+    ref = conn.actor_ref
+    if ref is not None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.tell(message)
+
+
+def ws_upgrade(
+    conn: ConnectionRef,
+    path: str,
+    headers: HeadersIn | None = None,
+    ws_opts: Mapping[str, Any] | None = None,
+) -> Ref:
+    """Ask to upgrade to WebSocket; return the stream ref at once.
+
+    The stream's reply_to (the owner unless ``ws_opts["reply_to"]``) then gets
+    ``gun_upgrade``, or ``gun_response``/``gun_data`` if the server refused,
+    or ``gun_error``. ``ws_opts`` replaces the connection's ``ws_opts``, as in
+    Gun. Raises `InvalidRequestHeader` (CR/LF in a header) or `OptionsError`.
+    """
+    options = conn.opts.ws_opts if ws_opts is None else check_ws_options(ws_opts)
+    ref = Ref()
+    _tell(conn, WsUpgrade(ref, path, normalize_headers(headers), options, options.reply_to))
+    return ref
+
+
+def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
+    """Send a frame or a list of frames, in order; a close ends the list.
+
+    While the stream is open the frames are written from the calling thread,
+    at once. A frame RFC 6455 forbids (a control payload over 125 bytes, a
+    bad close code) is refused whole with ``("gun_error", conn, ref,
+    ("badframe", why))``. While not connected the frames wait for the next
+    connection, as in Gun.
+    """
+    try:
+        encoded = encode_frames(frames)
+    except FrameError as exc:
+        _tell(conn, StreamError(ref, ("badframe", str(exc)), None))
+        return
+    session = conn._session
+    if session is None or not session.send_encoded(encoded):
+        _tell(conn, WsSend(ref, encoded, None))
+
+
+def update_flow(conn: ConnectionRef, ref: Ref, increment: int) -> None:
+    """Give the WebSocket stream ``increment`` more messages of flow credit.
+
+    A no-op unless ``ws_opts["flow"]`` was set for the upgrade.
+    """
+    if not isinstance(increment, int) or increment <= 0:
+        raise ValueError("update_flow needs a positive integer")
+    worker = conn._worker
+    if worker is not None:
+        worker.update_flow(increment)
+
+
+def shutdown(conn: ConnectionRef) -> None:
+    """Close gracefully (WebSocket close 1001, wait for the peer); no ``gun_down``.
+
+    The connection exits with reason ``"shutdown"``.
+    """
+    _tell(conn, Shutdown())
+
+
+def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
+    """Stop the connection now: no close frame, no more messages.
+
+    Returns once the connection's threads and socket are gone (or after
+    ``timeout`` seconds). Messages already queued stay queued; see `flush`.
+    """
+    ref = conn.actor_ref
+    if ref is None:
+        return
+    with contextlib.suppress(pykka.ActorDeadError):
+        ref.tell(Exit("shutdown"))
+    # Stop the frames now rather than when the actor reads its inbox; the
+    # worker's Closed event then queues behind Exit, so no gun_down is sent.
+    worker = conn._worker
+    if worker is not None:
+        worker.abort()
+    process = process_of(conn)
+    if process is not None:
+        process.monitors.wait(timeout)  # fired after the worker thread was joined
+
+
+def info(conn: ConnectionRef, timeout: float = 5.0) -> dict[str, Any]:
+    """Gun's ``info``: ``state_name``, ``owner``, ``transport``, ``origin_host``, ...
+
+    Raises pykka's ActorDeadError if the connection is gone.
+    """
+    ref = conn.actor_ref
+    if ref is None:
+        raise pykka.ActorDeadError(f"{conn!r} never started")
+    result: dict[str, Any] = ref.ask(Info(), block=True, timeout=timeout)
+    return result
+
+
+def set_owner(conn: ConnectionRef, new_owner: object) -> None:
+    """Make ``new_owner`` (an ActorRef or a Mailbox) the owner: it gets gun_up/gun_down."""
+    sender_for(new_owner)
+    _tell(conn, SetOwner(new_owner))
+
+
+def _is(message: object, tag: str, size: int) -> bool:
+    return type(message) is tuple and len(message) == size and message[0] == tag
+
+
+def await_up(
+    conn: ConnectionRef, timeout: float = 5.0, mailbox: Mailbox | None = None
+) -> tuple[Any, ...]:
+    """Wait for ``gun_up``: ``("ok", protocol)``, ``("error", ("down", reason))`` or
+    ``("error", "timeout")``. Other messages stay queued.
+    """
+    box = Mailbox.current() if mailbox is None else mailbox
+    mref = monitor(conn, box)
+
+    def match(m: Any) -> bool:
+        return (_is(m, "gun_up", 3) and m[1] is conn) or (_is(m, "DOWN", 5) and m[1] is mref)
+
+    try:
+        message = box.receive(match, timeout)
+    except TimeoutError:
+        return ("error", "timeout")
+    finally:
+        demonitor(mref)
+        box.flush(lambda m: _is(m, "DOWN", 5) and m[1] is mref)
+    if message[0] == "gun_up":
+        return ("ok", message[2])
+    return ("error", ("down", message[4]))
+
+
+def _await_result(conn: ConnectionRef, ref: Ref | None, m: Any) -> tuple[Any, ...] | None:
+    """The await result for message ``m``, or None if it is not about (conn, ref)."""
+    if type(m) is not tuple or len(m) < 3 or m[1] is not conn:
+        return None
+    tag = m[0]
+    if tag == "gun_error" and len(m) == 3:
+        return ("error", ("connection_error", m[2]))
+    if len(m) < 4 or m[2] is not ref:
+        return None
+    if tag == "gun_ws":
+        return ("ws", m[3])
+    if tag == "gun_upgrade":
+        return ("upgrade", m[3], m[4])
+    if tag == "gun_response":
+        return ("response", m[3], m[4], m[5])
+    if tag == "gun_data":
+        return ("data", m[3], m[4])
+    if tag == "gun_error":
+        return ("error", ("stream_error", m[3]))
+    return None
+
+
+def await_(
+    conn: ConnectionRef, ref: Ref | None, timeout: float = 5.0, mailbox: Mailbox | None = None
+) -> tuple[Any, ...]:
+    """Wait for the next message of stream ``ref``, as Gun's ``await`` returns it:
+
+    ``("upgrade", ["websocket"], headers)``, ``("ws", frame)``,
+    ``("response", fin, status, headers)``, ``("data", fin, data)``,
+    ``("error", ("stream_error" | "connection_error", reason))``,
+    ``("error", ("down", reason))`` if the connection stopped, or
+    ``("error", "timeout")``. Unrelated messages stay queued.
+    """
+    box = Mailbox.current() if mailbox is None else mailbox
+    mref = monitor(conn, box)
+    found: list[tuple[Any, ...]] = []
+
+    def match(m: Any) -> bool:
+        if _is(m, "DOWN", 5) and m[1] is mref:
+            found.append(("error", ("down", m[4])))
+            return True
+        result = _await_result(conn, ref, m)
+        if result is not None:
+            found.append(result)
+            return True
+        return False
+
+    try:
+        box.receive(match, timeout)
+    except TimeoutError:
+        return ("error", "timeout")
+    finally:
+        demonitor(mref)
+        box.flush(lambda m: _is(m, "DOWN", 5) and m[1] is mref)
+    return found[-1]
+
+
+def await_body(
+    conn: ConnectionRef, ref: Ref, timeout: float = 5.0, mailbox: Mailbox | None = None
+) -> tuple[Any, ...]:
+    """Collect ``gun_data`` until ``fin``: ``("ok", body)`` or an await error."""
+    body = b""
+    while True:
+        result = await_(conn, ref, timeout, mailbox)
+        if result[0] != "data":
+            return result
+        body += result[2]
+        if result[1] == "fin":
+            return ("ok", body)
+
+
+def flush(conn_or_ref: ConnectionRef | Ref, mailbox: Mailbox | None = None) -> int:
+    """Drop the queued messages of a connection (or of one stream); return how many."""
+    box = Mailbox.current() if mailbox is None else mailbox
+    match: Callable[[Any], bool]
+    if isinstance(conn_or_ref, Ref):
+
+        def match(m: Any) -> bool:
+            return (
+                type(m) is tuple and len(m) >= 4 and m[0][:4] == "gun_" and m[2] is conn_or_ref
+            )
+    else:
+
+        def match(m: Any) -> bool:
+            if type(m) is not tuple or len(m) < 2:
+                return False
+            if m[0] == "DOWN":
+                return len(m) == 5 and m[3] is conn_or_ref
+            return isinstance(m[0], str) and m[0][:4] == "gun_" and m[1] is conn_or_ref
+
+    return len(box.flush(match))

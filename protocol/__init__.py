@@ -1,0 +1,101 @@
+"""gunpy.protocol: Gun's data and rules, free of threads and sockets.
+
+Message shapes, WebSocket frames (a sans-I/O parser and encoder), close codes,
+the upgrade's checks and the option schemas with Gun's defaults.
+"""
+
+from gunpy.protocol._close import (
+    CloseError,
+    build_close_payload,
+    is_sendable_close_code,
+    parse_close_payload,
+)
+from gunpy.protocol._frames import (
+    DEFAULT_MAX_FRAME_SIZE,
+    FrameError,
+    FrameParser,
+    ProtocolError,
+    encode_frame,
+)
+from gunpy.protocol._handshake import (
+    HandshakeError,
+    InvalidRequestHeader,
+    check_upgrade_response,
+    host_header,
+    normalize_headers,
+)
+from gunpy.protocol._messages import (
+    BADSTATE_NOT_WS,
+    BADSTATE_SET_OWNER_CLOSING,
+    BADSTATE_WS_ONLY,
+    Fin,
+    Frame,
+    Headers,
+    Message,
+    down,
+    exit_signal,
+    gun_conn_error,
+    gun_data,
+    gun_down,
+    gun_response,
+    gun_stream_error,
+    gun_up,
+    gun_upgrade,
+    gun_ws,
+)
+from gunpy.protocol._options import (
+    HttpOptions,
+    OpenOptions,
+    OptionsError,
+    Timeout,
+    WsOptions,
+    check_http_options,
+    check_open_options,
+    check_ws_options,
+    is_ip_address,
+)
+from gunpy.protocol._refs import Ref
+
+__all__ = [
+    "BADSTATE_NOT_WS",
+    "BADSTATE_SET_OWNER_CLOSING",
+    "BADSTATE_WS_ONLY",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "CloseError",
+    "Fin",
+    "Frame",
+    "FrameError",
+    "FrameParser",
+    "HandshakeError",
+    "Headers",
+    "HttpOptions",
+    "InvalidRequestHeader",
+    "Message",
+    "OpenOptions",
+    "OptionsError",
+    "ProtocolError",
+    "Ref",
+    "Timeout",
+    "WsOptions",
+    "build_close_payload",
+    "check_http_options",
+    "check_open_options",
+    "check_upgrade_response",
+    "check_ws_options",
+    "down",
+    "encode_frame",
+    "exit_signal",
+    "gun_conn_error",
+    "gun_data",
+    "gun_down",
+    "gun_response",
+    "gun_stream_error",
+    "gun_up",
+    "gun_upgrade",
+    "gun_ws",
+    "host_header",
+    "is_ip_address",
+    "is_sendable_close_code",
+    "normalize_headers",
+    "parse_close_payload",
+]

@@ -1,0 +1,361 @@
+"""WebSocket frames, sans-I/O: bytes from the server in, Gun frames out.
+
+`FrameParser` is the receive half of RFC 6455 for a client. It reassembles
+fragmented messages, validates UTF-8 as the bytes arrive (so a bad sequence
+is caught in the chunk that carries it, not at the end of the message), and
+refuses what a client must refuse: masked frames, reserved bits and opcodes,
+fragmented or oversized control frames, frames over ``max_frame_size``.
+
+`encode_frame` is the send half; websocket-client's ``ABNF`` does the framing
+and masking, gunpy adds the checks Gun forgets (control payloads of at most
+125 bytes, sendable close codes).
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Final
+
+from websocket import ABNF
+
+from gunpy.protocol._close import (
+    INVALID_PAYLOAD,
+    MESSAGE_TOO_BIG,
+    PROTOCOL_ERROR,
+    CloseError,
+    build_close_payload,
+    parse_close_payload,
+)
+from gunpy.protocol._messages import Frame
+
+OP_CONT: Final = 0x0
+OP_TEXT: Final = 0x1
+OP_BINARY: Final = 0x2
+OP_CLOSE: Final = 0x8
+OP_PING: Final = 0x9
+OP_PONG: Final = 0xA
+
+DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class ProtocolError(Exception):
+    """The server broke RFC 6455; ``code`` is the close code the client answers with."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code}, {self.message!r})"
+
+
+class FrameError(ValueError):
+    """A frame the caller asked to send that RFC 6455 does not allow."""
+
+
+class FrameParser:
+    """Turn the bytes a server sends into Gun frames.
+
+    `feed` returns every complete frame found, in order: text and binary
+    messages (reassembled), pings, pongs and closes. When the server breaks
+    the protocol, `feed` still returns the frames that came before the fault
+    and sets `error`; from then on only a close frame is returned, so the
+    caller can finish the closing handshake.
+    """
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
+        self.error: ProtocolError | None = None
+        self._buf = bytearray()
+        self._need = 0  # bytes _buf must hold before parsing can progress
+        self._skip = 0  # payload bytes still to drop (after an error)
+        # The message being reassembled from fragments.
+        self._frag_opcode: int | None = None
+        self._frag_parts: list[bytes] = []
+        self._text_parts: list[str] = []
+        self._frag_size = 0
+        self._decoder: codecs.IncrementalDecoder | None = None
+        # Payload bytes of the incomplete text frame at the head of _buf
+        # that were already checked, and the header length of that frame.
+        self._checked = 0
+        self._partial_hlen = 0
+        self._head_checked = False  # the frame at the head of _buf passed _header_fault
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Parse ``data`` (the next bytes from the socket); return the frames it completes."""
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return []
+            data = data[self._skip :]
+            self._skip = 0
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                if self._partial_hlen:
+                    self._check_partial_text()
+                return []
+            data = bytes(self._buf)
+            self._buf.clear()
+        frames: list[Frame] = []
+        end = self._parse(data, frames)
+        if end < len(data):
+            self._buf += memoryview(data)[end:]
+            if self._partial_hlen:
+                self._check_partial_text()
+        return frames
+
+    def _parse(self, buf: bytes, out: list[Frame]) -> int:
+        """Parse complete frames from ``buf`` into ``out``; return where parsing stopped."""
+        n = len(buf)
+        pos = 0
+        self._need = 0
+        self._partial_hlen = 0
+        head_checked, self._head_checked = self._head_checked, False
+        while n - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            length = b1 & 0x7F
+            hlen = 2
+            if length == 126:
+                if n - pos < 4:
+                    self._need = 4
+                    return pos
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                hlen = 4
+            elif length == 127:
+                if n - pos < 10:
+                    self._need = 10
+                    return pos
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                hlen = 10
+            if b1 & 0x80:
+                hlen += 4
+            opcode = b0 & 0x0F
+            fin = b0 & 0x80
+            if self.error is None and not (pos == 0 and head_checked):
+                fault = self._header_fault(b0, b1, opcode, length)
+                if fault is not None:
+                    self._fail(fault.code, fault.message)
+            if self.error is not None and (opcode != OP_CLOSE or length > 125):
+                # Drop the payload without buffering it.
+                if n - pos - hlen < length:
+                    self._skip = length - (n - pos - hlen)
+                    return n
+                pos += hlen + length
+                continue
+            end = pos + hlen + length
+            if end > n:
+                self._need = end - pos
+                self._head_checked = True
+                if self.error is None and (
+                    opcode == OP_TEXT or (opcode == OP_CONT and self._frag_opcode == OP_TEXT)
+                ):
+                    self._partial_hlen = hlen
+                    if not self._checked and opcode == OP_TEXT:
+                        self._decoder = _Utf8Decoder()
+                return pos
+            payload = buf[pos + hlen : end]
+            pos = end
+            if b1 & 0x80:  # masked: only reachable after an error; unmask for the close
+                payload = ABNF.mask(buf[end - length - 4 : end - length], payload)
+            if self.error is not None:
+                out.append(_lenient_close(payload))
+                continue
+            if opcode == OP_TEXT:
+                if fin and not self._checked:
+                    try:
+                        out.append(("text", payload.decode("utf-8")))
+                    except UnicodeDecodeError:
+                        self._fail(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+                    continue
+                self._start_message(OP_TEXT)
+                self._add_text(payload, fin, out)
+            elif opcode == OP_BINARY:
+                if fin:
+                    out.append(("binary", payload))
+                    continue
+                self._start_message(OP_BINARY)
+                self._add_fragment(payload, fin, out)
+            elif opcode == OP_CONT:
+                if self._frag_opcode == OP_TEXT:
+                    self._add_text(payload, fin, out)
+                else:
+                    self._add_fragment(payload, fin, out)
+            elif opcode == OP_PING:
+                out.append(("ping", payload) if payload else "ping")
+            elif opcode == OP_PONG:
+                out.append(("pong", payload) if payload else "pong")
+            else:  # OP_CLOSE
+                try:
+                    parsed = parse_close_payload(payload)
+                except CloseError as exc:
+                    self._fail(exc.code, str(exc))
+                    continue
+                out.append("close" if parsed is None else ("close", parsed[0], parsed[1]))
+        self._need = 2 if n - pos == 1 else 0
+        return pos
+
+    def _header_fault(self, b0: int, b1: int, opcode: int, length: int) -> ProtocolError | None:
+        """The reason a frame header is refused, or None if it is acceptable."""
+        if b1 & 0x80:
+            return ProtocolError(PROTOCOL_ERROR, "masked frame from the server")
+        if b0 & 0x70:
+            return ProtocolError(PROTOCOL_ERROR, "reserved bit set without an extension")
+        if opcode >= OP_CLOSE:
+            if opcode > OP_PONG:
+                return ProtocolError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
+            if not b0 & 0x80:
+                return ProtocolError(PROTOCOL_ERROR, "fragmented control frame")
+            if length > 125:
+                return ProtocolError(PROTOCOL_ERROR, "control frame payload over 125 bytes")
+            return None
+        if opcode > OP_BINARY:
+            return ProtocolError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
+        if opcode == OP_CONT:
+            if self._frag_opcode is None:
+                return ProtocolError(PROTOCOL_ERROR, "continuation frame with no message")
+        elif self._frag_opcode is not None:
+            return ProtocolError(PROTOCOL_ERROR, "new message inside a fragmented message")
+        if length > self.max_frame_size or (
+            opcode == OP_CONT and self._frag_size + length > self.max_frame_size
+        ):
+            return ProtocolError(
+                MESSAGE_TOO_BIG, f"frame or message over max_frame_size ({self.max_frame_size})"
+            )
+        return None
+
+    def _fail(self, code: int, message: str) -> None:
+        self.error = ProtocolError(code, message)
+        self._frag_opcode = None
+        self._frag_parts = []
+        self._text_parts = []
+        self._decoder = None
+
+    def _start_message(self, opcode: int) -> None:
+        self._frag_opcode = opcode
+        self._frag_size = 0
+        if opcode == OP_TEXT and not self._checked:
+            self._decoder = _Utf8Decoder()
+
+    def _add_fragment(self, payload: bytes, fin: int, out: list[Frame]) -> None:
+        self._frag_parts.append(payload)
+        self._frag_size += len(payload)
+        if fin:
+            out.append(("binary", b"".join(self._frag_parts)))
+            self._frag_parts = []
+            self._frag_opcode = None
+
+    def _add_text(self, payload: bytes, fin: int, out: list[Frame]) -> None:
+        decoder = self._decoder
+        assert decoder is not None
+        try:
+            self._text_parts.append(decoder.decode(payload[self._checked :], final=bool(fin)))
+        except UnicodeDecodeError:
+            self._checked = 0
+            self._fail(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+            return
+        self._checked = 0
+        self._frag_size += len(payload)
+        if fin:
+            out.append(("text", "".join(self._text_parts)))
+            self._text_parts = []
+            self._frag_opcode = None
+            self._decoder = None
+
+    def _check_partial_text(self) -> None:
+        """Validate the payload bytes received so far of an incomplete text frame."""
+        decoder = self._decoder
+        assert decoder is not None
+        start = self._partial_hlen + self._checked
+        chunk = bytes(self._buf[start:])
+        if not chunk:
+            return
+        try:
+            self._text_parts.append(decoder.decode(chunk, final=False))
+        except UnicodeDecodeError:
+            # Fail now, and drop the rest of this frame without buffering it.
+            self._checked = 0
+            self._partial_hlen = 0
+            self._skip = self._need - len(self._buf)
+            self._buf.clear()
+            self._need = 0
+            self._head_checked = False
+            self._fail(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+            return
+        self._checked += len(chunk)
+
+
+def _lenient_close(payload: bytes) -> Frame:
+    """A close frame received after a protocol error, decoded as far as it goes."""
+    try:
+        parsed = parse_close_payload(payload)
+    except CloseError:
+        return "close"
+    return "close" if parsed is None else ("close", parsed[0], parsed[1])
+
+
+_OPCODES: Final = {"text": OP_TEXT, "binary": OP_BINARY, "ping": OP_PING, "pong": OP_PONG}
+
+
+def encode_frame(frame: object) -> tuple[bytes, bool]:
+    """Encode one client frame; return ``(wire_bytes, is_close)``.
+
+    Accepts every shape of `Frame`, plus ``("close", reason)`` (code 1000)
+    and any bytes-like payload. Raises FrameError for anything RFC 6455 or
+    Gun's frame shapes do not allow, before a byte is written.
+    """
+    if isinstance(frame, str):
+        if frame == "close":
+            return _masked(b"", OP_CLOSE), True
+        if frame == "ping" or frame == "pong":
+            return _masked(b"", _OPCODES[frame]), False
+        raise FrameError(f"not a frame: {frame!r}")
+    if not isinstance(frame, tuple) or not frame:
+        raise FrameError(f"not a frame: {frame!r}")
+    kind = frame[0]
+    if kind == "text" and len(frame) == 2:
+        text = frame[1]
+        if isinstance(text, str):
+            return _masked(text.encode("utf-8"), OP_TEXT), False
+        payload = _payload(frame)
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("text frame payload is not valid UTF-8") from None
+        return _masked(payload, OP_TEXT), False
+    if kind == "binary" and len(frame) == 2:
+        return _masked(_payload(frame), OP_BINARY), False
+    if (kind == "ping" or kind == "pong") and len(frame) == 2:
+        payload = _payload(frame)
+        if len(payload) > 125:
+            raise FrameError(f"{kind} payload of {len(payload)} bytes; control frames allow 125")
+        return _masked(payload, _OPCODES[kind]), False
+    if kind == "close" and len(frame) in (2, 3):
+        code, reason = (1000, frame[1]) if len(frame) == 2 else (frame[1], frame[2])
+        if not isinstance(code, int) or not isinstance(reason, str | bytes):
+            raise FrameError(f"not a close frame: {frame!r}")
+        try:
+            return _masked(build_close_payload(code, reason), OP_CLOSE), True
+        except ValueError as exc:
+            raise FrameError(str(exc)) from None
+    raise FrameError(f"not a frame: {frame!r}")
+
+
+def _payload(frame: tuple[object, ...]) -> bytes:
+    data = frame[1]
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    raise FrameError(f"{frame[0]} payload must be bytes or str, not {type(data).__name__}")
+
+
+def _masked(payload: bytes, opcode: int) -> bytes:
+    wire: bytes = ABNF(1, 0, 0, 0, opcode, 1, payload).format()
+    return wire
