@@ -50,6 +50,7 @@ class EchoServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler or self._echo
+        self._process_request = process_request
         self.connections: list[ServerConnection] = []
         self.requests: list[Request] = []
         self.received: list[list[str | bytes]] = []
@@ -65,7 +66,7 @@ class EchoServer:
             open_timeout=WAIT,
             close_timeout=WAIT,
             subprotocols=subprotocols,  # type: ignore[arg-type]
-            process_request=process_request,
+            process_request=self._record_request,
             process_response=process_response,
             ssl=ssl_context,
         )
@@ -78,6 +79,14 @@ class EchoServer:
         )
         self._thread.start()
 
+    def _record_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        # Recorded before the 101 goes out, so a client that saw gun_upgrade finds it here.
+        with self._lock:
+            self.requests.append(request)
+        if self._process_request is not None:
+            return self._process_request(ws, request)
+        return None
+
     def _echo(self, ws: ServerConnection) -> None:
         received = self.received[-1]
         with contextlib.suppress(Exception):
@@ -88,8 +97,6 @@ class EchoServer:
     def _run(self, ws: ServerConnection) -> None:
         with self._lock:
             self.connections.append(ws)
-            if ws.request is not None:
-                self.requests.append(ws.request)
             self.received.append([])
         try:
             self.handler(ws)

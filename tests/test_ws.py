@@ -163,6 +163,7 @@ def test_subprotocol_match() -> None:
         conn, ref, _ = open_ws(server.port, ws_opts={"protocols": ["dummy", "echo", "junk"]})
         offered = server.requests[-1].headers["sec-websocket-protocol"]
         assert [p.strip() for p in offered.split(",")] == ["dummy", "echo", "junk"]
+        wait_for(lambda: server.connections)  # the handler starts after the 101
         assert server.connections[-1].subprotocol == "echo"
         gun.ws_send(conn, ref, ("text", "negotiated"))
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "negotiated"))
@@ -502,6 +503,7 @@ def test_info_and_set_owner(echo_server: EchoServer) -> None:
     new_owner = Mailbox("new-owner")
     gun.set_owner(conn, new_owner)
     assert gun.info(conn)["owner"] is new_owner
+    wait_for(lambda: echo_server.connections)  # the handler starts after the 101
     echo_server.connections[-1].socket.shutdown(socket.SHUT_RDWR)
     assert new_owner.receive(lambda m: m[0] == "gun_down", WAIT)[3] == "closed"
     assert exit_reason(conn) == ("shutdown", "closed")
