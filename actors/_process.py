@@ -66,6 +66,7 @@ class ProcessActor(pykka.ThreadingActor):
         self.exit_reason: object = "normal"
         self._links: set[pykka.ActorRef[Any]] = set()
         self._links_lock = threading.Lock()
+        self._dead = False
         _actors[self.actor_urn] = self
 
     # -- hooks for subclasses -------------------------------------------------
@@ -120,15 +121,21 @@ class ProcessActor(pykka.ThreadingActor):
         self._stop()
 
     def _died(self, reason: object) -> None:
+        with self._links_lock:
+            if self._dead:
+                return
+            self._dead = True
         self.exit_reason = reason
         try:
             self.terminate(reason)
         finally:
-            if self.monitors.fire(reason):
-                with self._links_lock:
-                    links, self._links = self._links, set()
-                for other in links:
-                    _tell(other, _LinkDown(self.actor_ref, reason))
+            with self._links_lock:
+                links, self._links = self._links, set()
+            # Exit signals first: Erlang delivers them ahead of queued messages,
+            # so a linked process dies of the link, not of a DOWN it reads first.
+            for other in links:
+                _tell(other, _LinkDown(self.actor_ref, reason))
+            self.monitors.fire(reason)
 
     def _link_down(self, source: pykka.ActorRef[Any], reason: object) -> None:
         with self._links_lock:
@@ -142,7 +149,7 @@ class ProcessActor(pykka.ThreadingActor):
     def add_link(self, other: pykka.ActorRef[Any]) -> bool:
         """Record a link; False if this actor is already dead (then nothing is recorded)."""
         with self._links_lock:
-            if self.monitors.is_down():
+            if self._dead:
                 return False
             self._links.add(other)
             return True

@@ -127,9 +127,9 @@ class EchoServer:
 class RawServer:
     """A TCP server running ``handler(sock)`` in a thread per accepted connection."""
 
-    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+    def __init__(self, handler: Callable[[socket.socket], None], port: int = 0) -> None:
         self.handler = handler
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", port))
         self.host = "127.0.0.1"
         self.port: int = self.listener.getsockname()[1]
         self.url = f"ws://127.0.0.1:{self.port}"
