@@ -1,4 +1,4 @@
-"""Gun's retry rule and owner links: gun_SUITE's retry_*, shutdown_reason, postpone, supervise_false."""
+"""Gun's retry rule and owner links: retry_*, shutdown_reason, postpone, supervise_false."""
 
 from __future__ import annotations
 
