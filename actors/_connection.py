@@ -17,6 +17,7 @@ which reports back with events; the actor itself never blocks.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
@@ -123,7 +124,7 @@ class Info(NamedTuple):
 
 
 class _Timeout(NamedTuple):
-    kind: str  # "retry" | "closing" | "keepalive"
+    kind: str  # "retry" | "closing" | "keepalive" | "dead_peer"
     token: object
 
 
@@ -278,6 +279,9 @@ class ConnectionActor(ProcessActor):
         keepalive = self.opts.ws_opts.keepalive  # Gun reads it from gun:open's ws_opts only
         if keepalive != "infinity":
             self._arm("keepalive", keepalive / 1000)
+        timeout = self.opts.ws_opts.keepalive_timeout
+        if timeout != "infinity":
+            self._arm("dead_peer", timeout / 1000)
 
     def _on_ws_send(self, command: WsSend) -> None:
         session = self.conn._session
@@ -313,6 +317,7 @@ class ConnectionActor(ProcessActor):
         self.upgrades.clear()
         self._disarm("closing")
         self._disarm("keepalive")
+        self._disarm("dead_peer")
         if self.stop_reason is not None:
             self.exit(self.stop_reason)
             return
@@ -370,6 +375,16 @@ class ConnectionActor(ProcessActor):
         elif event.kind == "closing":
             if self.worker is not None:
                 self.worker.abort()
+        elif event.kind == "dead_peer" and self.session is not None:
+            # gunpy's dead-peer detection: nothing at all (not even the pong to our
+            # keepalive ping) arrived within keepalive_timeout.
+            timeout = self.opts.ws_opts.keepalive_timeout
+            assert timeout != "infinity"
+            silent = time.monotonic() - self.session.last_received
+            if silent >= timeout / 1000:
+                self.session.declare_dead("timeout")
+            else:
+                self._arm("dead_peer", timeout / 1000 - silent)
         elif event.kind == "keepalive" and self.session is not None:
             self.session.ping()
             keepalive = self.opts.ws_opts.keepalive

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import socket
 import threading
+import time
 from typing import Any, Final, Literal
 
 import pykka
@@ -78,7 +79,8 @@ class WebSocketSession:
         self.lock: Final = threading.Lock()
         self.state: State = "open"
         self.close_received = False
-        self.send_error: object = None
+        self.loss_reason: object = None  # why we cut the connection, for the reader to report
+        self.last_received = time.monotonic()  # for ws_opts.keepalive_timeout
 
     def send_encoded(self, encoded: list[tuple[bytes, bool]]) -> bool:
         """Write frames encoded by `encode_frames`; False if the session is not open."""
@@ -132,16 +134,22 @@ class WebSocketSession:
         self.send_control(OP_PONG, payload)
 
     def _write(self, wire: bytes) -> bool:
-        if self.send_error is not None:
+        if self.loss_reason is not None:
             return False
         try:
             self.sock.sendall(wire)
         except OSError as exc:
             # The socket worker reports the loss: wake it with the reason recorded.
-            self.send_error = socket_error_reason(exc)
+            self.loss_reason = socket_error_reason(exc)
             self.abort()
             return False
         return True
+
+    def declare_dead(self, reason: object) -> None:
+        """Cut the connection and have the worker report ``reason`` (keepalive_timeout)."""
+        if self.loss_reason is None:
+            self.loss_reason = reason
+        self.abort()
 
     def abort(self) -> None:
         """Cut the TCP connection; the socket worker wakes up and reports it."""

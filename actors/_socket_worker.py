@@ -442,6 +442,8 @@ class SocketWorker(threading.Thread):
         conn, ref = self.conn, session.ref
         silence_pings = ws_opts.silence_pings
         flow = ws_opts.flow
+        watch_activity = self.opts.ws_opts.keepalive_timeout != "infinity"
+        monotonic = time.monotonic
         if flow is not None:
             with self._flow_cond:
                 self._credit = flow
@@ -449,14 +451,16 @@ class SocketWorker(threading.Thread):
             try:
                 data = recv(_RECV_SIZE)
             except OSError as exc:
-                if session.send_error is not None:
-                    return session.send_error
+                if session.loss_reason is not None:
+                    return session.loss_reason
                 if self._aborted or session.state != "open":
                     return "normal"
                 return socket_error_reason(exc)
+            if watch_activity:
+                session.last_received = monotonic()
             if not data:
-                if session.send_error is not None:
-                    return session.send_error
+                if session.loss_reason is not None:
+                    return session.loss_reason
                 return "normal" if session.state != "open" or self._aborted else "closed"
             delivered = 0
             for frame in feed(data):

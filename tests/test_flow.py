@@ -1,0 +1,152 @@
+"""Flow control (Gun's flow_SUITE for ws) and dead-peer detection (ws_opts.keepalive_timeout)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from gunpy.actors import Mailbox, gun
+from tests.helpers import WAIT, exit_reason, open_ws, receive
+from tests.peers import (
+    LeakCheck,
+    RawServer,
+    encode_server_frame,
+    read_client_frame,
+    read_http_request,
+    send_101,
+    wait_for,
+)
+
+
+def _upgrade_then(script: object) -> RawServer:
+    def handler(sock: socket.socket) -> None:
+        _, headers = read_http_request(sock)
+        send_101(sock, dict(headers)["sec-websocket-key"])
+        script(sock)  # type: ignore[operator]
+
+    return RawServer(handler)
+
+
+def _one_frame_per_request(sock: socket.socket) -> None:
+    """Sends one text frame each time the client asks (a client text frame)."""
+    n = 0
+    while True:
+        opcode, _, _ = read_client_frame(sock)
+        if opcode != 0x1:
+            return
+        n += 1
+        sock.sendall(encode_server_frame(0x1, str(n).encode()))
+
+
+def test_flow_ws() -> None:
+    server = _upgrade_then(_one_frame_per_request)
+    try:
+        conn, ref, _ = open_ws(server.port, ws_opts={"flow": 1})
+        gun.ws_send(conn, ref, ("text", "more"))
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "1"))
+        # Credit is spent: the reader stops reading the socket. Ask for two more
+        # frames; they stay in the kernel until the owner grants credit.
+        gun.ws_send(conn, ref, [("text", "more"), ("text", "more")])
+        gun.update_flow(conn, ref, 2)
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "2"))
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "3"))
+        gun.close(conn)
+    finally:
+        server.stop()
+
+
+def test_no_flow_ws() -> None:
+    server = _upgrade_then(_one_frame_per_request)
+    try:
+        conn, ref, _ = open_ws(server.port)
+        gun.update_flow(conn, ref, 1)  # ignored without ws_opts.flow
+        gun.ws_send(conn, ref, [("text", "more")] * 3)
+        for n in ("1", "2", "3"):
+            assert gun.await_(conn, ref, WAIT) == ("ws", ("text", n))
+        gun.close(conn)
+    finally:
+        server.stop()
+
+
+def test_flow_keeps_the_owner_queue_bounded_while_the_server_floods(
+    leak_check: LeakCheck,
+) -> None:
+    count, size, credit = 100_000, 1000, 100
+    finished = threading.Event()
+
+    def flood(sock: socket.socket) -> None:
+        frames = [
+            encode_server_frame(0x2, i.to_bytes(4, "big") * (size // 4)) for i in range(count)
+        ]
+        for start in range(0, count, 1000):
+            sock.sendall(b"".join(frames[start : start + 1000]))
+        finished.set()
+        read_client_frame(sock)
+
+    server = _upgrade_then(flood)
+    try:
+        box = Mailbox.current()
+        conn, ref, _ = open_ws(server.port, ws_opts={"flow": credit})
+        wait_for(lambda: len(box) >= credit)
+        # 100 MB cannot sit in socket buffers: the server is held back by TCP.
+        assert not finished.is_set()
+        # One read can complete at most 64 KiB of frames beyond the credit.
+        bound = credit + 65536 // size + 1
+        received = 0
+        while received < count:
+            assert len(box) <= bound
+            message = box.receive(timeout=WAIT)
+            assert message[3] == ("binary", received.to_bytes(4, "big") * (size // 4))
+            received += 1
+            if received % credit == 0:
+                gun.update_flow(conn, ref, credit)
+        assert finished.is_set()
+        gun.close(conn)
+    finally:
+        server.stop()
+    leak_check.assert_clean()
+
+
+def test_keepalive_timeout_declares_a_silent_peer_down(leak_check: LeakCheck) -> None:
+    """A peer that stops answering without closing TCP is detected."""
+
+    def silent(sock: socket.socket) -> None:
+        sock.sendall(encode_server_frame(0x1, b"hello"))
+        while sock.recv(4096):  # reads the pings, never answers
+            pass
+
+    server = _upgrade_then(silent)
+    try:
+        opts = {"ws_opts": {"keepalive": 20, "keepalive_timeout": 100}}
+        conn, ref, _ = open_ws(server.port, opts=opts)
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "hello"))
+        assert receive("gun_down", conn)[2:] == ("ws", "timeout", [ref])
+        assert exit_reason(conn) == ("shutdown", "timeout")
+    finally:
+        server.stop()
+    leak_check.assert_clean()
+
+
+def test_keepalive_timeout_spares_a_peer_that_answers_pings() -> None:
+    pongs = threading.Semaphore(0)
+
+    def answering(sock: socket.socket) -> None:
+        while True:
+            opcode, _, payload = read_client_frame(sock)
+            if opcode == 0x9:
+                sock.sendall(encode_server_frame(0xA, payload))
+                pongs.release()
+            elif opcode == 0x1:
+                sock.sendall(encode_server_frame(0x1, payload))
+
+    server = _upgrade_then(answering)
+    try:
+        opts = {"ws_opts": {"keepalive": 20, "keepalive_timeout": 300}}
+        conn, ref, _ = open_ws(server.port, opts=opts)
+        for _ in range(40):  # more than two timeout periods' worth of pings and pongs
+            assert pongs.acquire(timeout=WAIT)
+        gun.ws_send(conn, ref, ("text", "still up"))
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "still up"))
+        gun.close(conn)
+    finally:
+        server.stop()
