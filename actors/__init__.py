@@ -2,11 +2,13 @@
 
 - `gun`: Gun's API (``gun.open``, ``gun.ws_upgrade``, ``gun.await_`` ...).
 - `Mailbox`: an Erlang mailbox with selective receive, for plain threads.
+- `WebsocketClient`: callbacks, automatic re-upgrade after reconnects.
 - `ProcessActor`, `monitor`, `demonitor`, `link`, `exit`: Erlang process
   semantics (exit reasons, ``DOWN`` and ``EXIT`` messages) on pykka.
 """
 
 from gunpy.actors import gun
+from gunpy.actors._client import SendQueueFull, WebsocketClient, parse_ws_url
 from gunpy.actors._connection import ConnectionActor, ConnectionRef, owner_down_reason
 from gunpy.actors._mailbox import Destination, Mailbox, sender_for
 from gunpy.actors._process import (
@@ -29,7 +31,9 @@ __all__ = [
     "Mailbox",
     "ProcessActor",
     "Scheduler",
+    "SendQueueFull",
     "Timer",
+    "WebsocketClient",
     "demonitor",
     "exit",
     "gun",
@@ -37,6 +41,7 @@ __all__ = [
     "link",
     "monitor",
     "owner_down_reason",
+    "parse_ws_url",
     "process_of",
     "scheduler",
     "sender_for",

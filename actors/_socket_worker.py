@@ -46,6 +46,7 @@ from gunpy.protocol import (
     gun_ws,
     host_header,
 )
+from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._frames import OP_PONG
 
 _RECV_SIZE = 65536  # below malloc's mmap threshold: a larger recv costs an mmap per call
@@ -369,19 +370,28 @@ class SocketWorker(threading.Thread):
         conn = self.conn
         client = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
         url_host = f"[{self.host}]" if ":" in self.host else self.host
+        jar = self.opts.cookie_store
+        cookie_url = request_url(self.opts.transport, self.host, self.port, command.path)
+        headers_out = [f"{name}: {value}" for name, value in command.headers]
+        if jar is not None and (cookie := cookie_header(jar, cookie_url)):
+            headers_out.append(f"cookie: {cookie}")
         try:
             client.connect(  # type: ignore[no-untyped-call]
                 f"ws://{url_host}:{self.port}{command.path}",
                 socket=sock,
-                header=[f"{name}: {value}" for name, value in command.headers],
+                header=headers_out,
                 subprotocols=list(command.ws_opts.protocols) or None,
                 host=host_header(self.host, self.port, self.opts.transport),
                 suppress_origin=True,
                 redirect_limit=0,
             )
             headers = [(name, str(value)) for name, value in client.headers.items()]
+            if jar is not None:
+                store_cookies(jar, cookie_url, client.headers.get("set-cookie"))
             check_upgrade_response(headers, command.ws_opts.protocols)
         except websocket.WebSocketBadStatusException as exc:
+            if jar is not None and exc.resp_headers:
+                store_cookies(jar, cookie_url, exc.resp_headers.get("set-cookie"))
             # websocket-client closed the socket: the connection ends here.
             self._refused(reply, ref, exc.status_code, exc.resp_headers, exc.resp_body)
             self.upgrading = None

@@ -48,6 +48,7 @@ class EchoServer:
         process_response: Callable[[ServerConnection, Request, Response], Response | None]
         | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
         self.handler = handler or self._echo
         self._process_request = process_request
@@ -59,7 +60,7 @@ class EchoServer:
         self.server: Server = serve(
             self._run,
             "127.0.0.1",
-            0,
+            port,
             ping_interval=None,
             compression=None,
             max_size=None,
