@@ -196,6 +196,8 @@ class ConnectionActor(ProcessActor):
         return None
 
     def terminate(self, reason: object) -> None:
+        if self.owner_monitor is not None:
+            demonitor(self.owner_monitor)  # else the owner's monitor set keeps us forever
         for kind in list(self.timers):
             self._disarm(kind)
         worker, self.worker = self.worker, None

@@ -21,6 +21,10 @@ from typing import Any, Final
 logger: Final = logging.getLogger("gunpy")
 
 
+def _nothing(*args: Any) -> None:
+    pass
+
+
 class Timer:
     """A pending callback; `cancel` prevents it from running if it has not started."""
 
@@ -35,6 +39,9 @@ class Timer:
     def cancel(self) -> None:
         """Drop the timer. A callback already running is not interrupted."""
         self.cancelled = True
+        # The heap keeps the Timer until its deadline: let go of what it would call.
+        self.callback = _nothing
+        self.args = ()
 
 
 class Scheduler:
