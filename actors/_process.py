@@ -93,7 +93,8 @@ class ProcessActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Exit):
-            self.exit(message.reason)
+            # Erlang: exit(Pid, kill) ends the process with reason killed.
+            self.exit("killed" if message.reason == "kill" else message.reason)
             return None
         if isinstance(message, _LinkDown):
             self._link_down(message.source, message.reason)

@@ -86,9 +86,17 @@ def open(
     owner = Mailbox.current() if owner is None else owner
     sender_for(owner)  # TypeError now rather than in the actor
     conn = ConnectionRef(host, port, options)
-    ConnectionActor.start(conn, host, port, options, owner)
-    if not options.supervise and process_of(owner) is not None:
-        link(conn, owner)  # Gun: an unsupervised connection is linked to its owner
+    if options.supervise:
+        # Gun's tree: a temporary child of gun_conns_sup; the owner is only monitored.
+        from gunpy.supervision import gun_conns_sup, start_child
+
+        result = start_child(gun_conns_sup(), (conn, host, port, options, owner))
+        if result[0] != "ok":
+            raise RuntimeError(f"gun_conns_sup could not start the connection: {result[1]!r}")
+    else:
+        ConnectionActor.start(conn, host, port, options, owner)
+        if process_of(owner) is not None:
+            link(conn, owner)  # Gun: an unsupervised connection is linked to its owner
     return conn
 
 
@@ -167,13 +175,19 @@ def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
     ref = conn.actor_ref
     if ref is None:
         return
-    with contextlib.suppress(pykka.ActorDeadError):
-        ref.tell(Exit("shutdown"))
-    # Stop the frames now rather than when the actor reads its inbox; the
-    # worker's Closed event then queues behind Exit, so no gun_down is sent.
-    worker = conn._worker
-    if worker is not None:
-        worker.abort()
+    if conn.opts.supervise:
+        from gunpy.supervision import gun_conns_sup, terminate_child
+
+        terminate_child(gun_conns_sup(), ref, timeout=timeout)  # Gun's gun:close
+    else:
+        # Gun cannot close an unsupervised connection; gunpy stops it all the same.
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.tell(Exit("shutdown"))
+        # Stop the frames now rather than when the actor reads its inbox; the
+        # worker's Closed event then queues behind Exit, so no gun_down is sent.
+        worker = conn._worker
+        if worker is not None:
+            worker.abort()
     process = process_of(conn)
     if process is not None:
         process.monitors.wait(timeout)  # fired after the worker thread was joined

@@ -9,6 +9,7 @@ import pykka
 import pytest
 
 from gunpy.actors import Mailbox
+from gunpy.supervision import gun_conns_sup
 from tests.peers import EchoServer, LeakCheck, RawServer, make_tls_pair
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -57,5 +58,9 @@ def tls() -> tuple[Any, Any, Any]:
 
 @pytest.fixture
 def leak_check() -> LeakCheck:
-    """Started before the test's own peers; call ``assert_clean()`` once they are stopped."""
+    """Started before the test's own peers; call ``assert_clean()`` once they are stopped.
+
+    Gun's supervision tree lives as long as the process: it is started first.
+    """
+    gun_conns_sup()
     return LeakCheck()

@@ -1,0 +1,48 @@
+"""Gun's supervision tree: ``gun_sup`` (one_for_one) above ``gun_conns_sup`` (simple_one_for_one).
+
+``gun.open`` with ``supervise`` true (the default) starts each connection as a
+temporary child of ``gun_conns_sup``, as Gun does: OTP never restarts a
+connection (Gun's retry rule is its only "restart"), and ``gun.close`` is
+``terminate_child``. The tree starts on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+
+from gunpy.supervision._supervisor import Supervisor, which_children
+
+_lock = threading.Lock()
+_tree: dict[str, pykka.ActorRef[Any]] = {}
+
+
+def _conns_sup_spec() -> dict[str, Any]:
+    from gunpy.actors._connection import ConnectionActor  # gunpy.actors imports us
+
+    flags = {"strategy": "simple_one_for_one"}
+    gun = {"id": "gun", "start": (ConnectionActor.start, ()), "restart": "temporary"}
+    start = (Supervisor.start, (flags, [gun]))
+    return {"id": "gun_conns_sup", "start": start, "type": "supervisor"}
+
+
+def gun_sup() -> pykka.ActorRef[Any]:
+    """The ``gun_sup`` supervisor, started (with ``gun_conns_sup``) if it is not running."""
+    with _lock:
+        ref = _tree.get("gun_sup")
+        if ref is None or not ref.is_alive():
+            flags = {"strategy": "one_for_one", "intensity": 1, "period": 5}
+            ref = Supervisor.start(flags, [_conns_sup_spec()])
+            _tree["gun_sup"] = ref
+        return ref
+
+
+def gun_conns_sup() -> pykka.ActorRef[Any]:
+    """The ``gun_conns_sup`` supervisor that holds every supervised connection."""
+    for child_id, ref, _, _ in which_children(gun_sup()):
+        if child_id == "gun_conns_sup" and ref is not None:
+            conns: pykka.ActorRef[Any] = ref
+            return conns
+    raise RuntimeError("gun_conns_sup is not running")
