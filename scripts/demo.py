@@ -19,11 +19,10 @@ from gunpy.actors import Mailbox, gun, monitor
 
 
 def echo(ws: ServerConnection) -> None:
-    if ws.request is not None and ws.request.path == "/drop":
-        ws.send("about to drop the TCP connection")
-        ws.socket.shutdown(socket.SHUT_RDWR)  # abrupt: no close frame
-        return
     for message in ws:
+        if message == "drop, please":
+            ws.socket.shutdown(socket.SHUT_RDWR)  # abrupt: no close frame
+            return
         ws.send(message)
 
 
@@ -57,13 +56,21 @@ def main() -> int:
         show(mailbox.receive(timeout=5))  # ("gun_down", conn, "ws", "normal", [ref])
         show(mailbox.receive(timeout=5))  # ("DOWN", watch, "process", conn, "normal"): retry 0
 
-        print("\nthe server drops the TCP connection:")
-        conn = gun.open("127.0.0.1", port, {"retry": 0})
-        monitor(conn)
+        print("\nthe server drops the TCP connection; Gun's retry reconnects at once:")
+        conn = gun.open("127.0.0.1", port, {"retry": 5, "retry_timeout": 1000})
+        show(mailbox.receive(timeout=5))  # gun_up
+        ref = gun.ws_upgrade(conn, "/")
+        show(mailbox.receive(timeout=5))  # gun_upgrade
+        gun.ws_send(conn, ref, ("text", "drop, please"))
+        show(mailbox.receive(timeout=5))  # ("gun_down", conn, "ws", "closed", [ref])
+        show(mailbox.receive(timeout=5))  # ("gun_up", conn, "http"): reconnected
+        print("  as in Gun, the connection is plain HTTP again: the owner upgrades again")
+        ref = gun.ws_upgrade(conn, "/")
+        show(mailbox.receive(timeout=5))  # gun_upgrade
+        gun.ws_send(conn, ref, ("text", "back again"))
         show(mailbox.receive(timeout=5))
-        ref = gun.ws_upgrade(conn, "/drop")
-        for _ in range(4):  # upgrade, the last text, gun_down "closed", DOWN
-            show(mailbox.receive(timeout=5))
+        gun.shutdown(conn)  # close 1001, no gun_down
+        show(mailbox.receive(timeout=5))  # the server's close reply
     finally:
         server.shutdown()
         thread.join(10)

@@ -173,3 +173,53 @@ def test_a_crash_in_a_callback_is_the_exit_reason(echo_server: EchoServer) -> No
     down = receive("DOWN")
     assert down[1] is mref
     assert isinstance(down[4], ValueError)
+
+
+def test_a_crashed_client_is_restarted_by_its_supervisor(echo_server: EchoServer) -> None:
+    from gunpy.supervision import Supervisor, which_children
+
+    box = Mailbox("callbacks")
+    spec = Recorder.child_spec(echo_server.url, id="ticker", state=box, retry=0)
+    sup = Supervisor.start({"intensity": 3}, [spec])
+    assert box.receive(timeout=WAIT)[0] == "connect"
+    first = which_children(sup)[0][1]
+    first.proxy().send(("text", "crash")).get(timeout=WAIT)
+    assert box.receive(lambda m: m[0] == "connect", WAIT)  # a new client connected again
+    second = which_children(sup)[0][1]
+    assert second is not first and not first.is_alive()
+    second.proxy().send(("text", "back")).get(timeout=WAIT)
+    assert box.receive(lambda m: m == ("message", ("text", "back")), WAIT)
+    sup.stop()
+
+
+def test_a_flooding_server_with_flow_control() -> None:
+    count = 20_000
+
+    def flood(ws: ServerConnection) -> None:
+        ws.recv()  # the client's hello
+        for i in range(count):
+            ws.send(str(i))
+        ws.recv()
+
+    class Counter(WebsocketClient):
+        def on_message(self, message: Any, conn: Any, state: Any) -> Any:
+            box, seen = state
+            assert message == ("text", str(seen))
+            if seen + 1 == count:
+                box.send("all received, in order")
+            gunpy_gun.update_flow(conn, self.ref, 1)  # one more credit per message handled
+            return (box, seen + 1)
+
+        def on_connect(self, headers: Any, conn: Any, state: Any) -> Any:
+            return ("reply", ("text", "hello"), state)
+
+    from gunpy.actors import gun as gunpy_gun
+
+    server = EchoServer(handler=flood)
+    box = Mailbox("done")
+    try:
+        client = Counter.start(server.url, state=(box, 0), retry=0, ws_opts={"flow": 50})
+        assert box.receive(timeout=WAIT * 3) == "all received, in order"
+        client.stop()
+    finally:
+        server.stop()
