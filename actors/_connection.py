@@ -32,6 +32,7 @@ from gunpy.actors._socket_worker import (
     Closed,
     Connected,
     Phase,
+    ProtocolFault,
     SocketWorker,
     Upgrade,
     Upgraded,
@@ -169,6 +170,7 @@ class ConnectionActor(ProcessActor):
             Upgraded: self._on_upgraded,
             Closed: self._on_closed,
             CloseSent: self._on_close_sent,
+            ProtocolFault: self._on_protocol_fault,
             WsUpgrade: self._on_ws_upgrade,
             WsSend: self._on_ws_send,
             StreamError: self._on_stream_error,
@@ -309,6 +311,13 @@ class ConnectionActor(ProcessActor):
         timeout = event.session.closing_timeout
         if timeout != "infinity":
             self._arm("closing", timeout / 1000)  # type: ignore[operator]
+
+    def _on_protocol_fault(self, event: ProtocolFault) -> None:
+        """The close waits for the owner's next look at its mailbox; bound that wait."""
+        if self._current(event) and event.session is self.session:
+            timeout = event.session.closing_timeout
+            if timeout != "infinity":
+                self._arm("closing", timeout / 1000)  # type: ignore[operator]
 
     def _on_closed(self, event: Closed) -> None:
         if not self._current(event):

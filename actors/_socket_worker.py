@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import queue
 import select
 import socket
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 import pykka
 import websocket
 
-from gunpy.actors._mailbox import sender_for
+from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._session import WebSocketSession, socket_error_reason
 from gunpy.protocol import (
     FrameParser,
@@ -75,6 +76,13 @@ class AttemptFailed(NamedTuple):
 
 class Upgraded(NamedTuple):
     """Worker event: the upgrade succeeded; the reader delivers frames from now on."""
+
+    worker: SocketWorker
+    session: WebSocketSession
+
+
+class ProtocolFault(NamedTuple):
+    """Worker event: the server broke RFC 6455; the close waits for the owner (a barrier)."""
 
     worker: SocketWorker
     session: WebSocketSession
@@ -419,7 +427,7 @@ class SocketWorker(threading.Thread):
         with contextlib.suppress(OSError):
             self._wake_r.close()
             self._wake_w.close()
-        return "ws", self._read_frames(sock, session, command.ws_opts, reply)
+        return "ws", self._read_frames(sock, session, command.ws_opts, command.reply_to)
 
     def _refused(
         self,
@@ -443,9 +451,10 @@ class SocketWorker(threading.Thread):
         sock: socket.socket,
         session: WebSocketSession,
         ws_opts: WsOptions,
-        reply: Callable[[Any], None],
+        reply_to: object,
     ) -> object:
         """Read until the connection ends; return Gun's ``gun_down`` reason."""
+        reply = sender_for(reply_to)
         parser = FrameParser(ws_opts.max_frame_size)
         feed = parser.feed
         recv = sock.recv
@@ -453,6 +462,7 @@ class SocketWorker(threading.Thread):
         silence_pings = ws_opts.silence_pings
         flow = ws_opts.flow
         watch_activity = self.opts.ws_opts.keepalive_timeout != "infinity"
+        failing = False
         monotonic = time.monotonic
         if flow is not None:
             with self._flow_cond:
@@ -491,10 +501,18 @@ class SocketWorker(threading.Thread):
                     if not silence_pings:
                         reply(gun_ws(conn, ref, frame))
                         delivered += 1
-            if parser.error is not None and session.state == "open":
+            if parser.error is not None and not failing:
+                failing = True
                 error = parser.error
                 reply(gun_stream_error(conn, ref, ("protocol_error", error.code, error.message)))
-                session.close(error.code)
+                fail = functools.partial(session.close, error.code)
+                if isinstance(reply_to, Mailbox):
+                    # Close once the owner has handled what came before the fault, so its
+                    # replies to those frames go out first; closing_timeout bounds the wait.
+                    reply_to.send_barrier(fail)
+                    self._tell(ProtocolFault(self, session))
+                else:
+                    fail()
             if flow is not None and delivered:
                 self._wait_for_credit(delivered)
                 if self._aborted:
