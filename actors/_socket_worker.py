@@ -50,7 +50,7 @@ from gunpy.protocol import (
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._frames import OP_PONG
 
-_RECV_SIZE = 65536  # below malloc's mmap threshold: a larger recv costs an mmap per call
+_RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
 
 
 class Phase(NamedTuple):
