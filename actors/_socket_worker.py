@@ -50,7 +50,7 @@ from gunpy.protocol import (
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._frames import OP_PONG
 
-_RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
+RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
 
 
 class Phase(NamedTuple):
@@ -469,7 +469,7 @@ class SocketWorker(threading.Thread):
                 self._credit = flow
         while True:
             try:
-                data = recv(_RECV_SIZE)
+                data = recv(RECV_SIZE)
             except OSError as exc:
                 if session.loss_reason is not None:
                     return session.loss_reason

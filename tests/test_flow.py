@@ -6,6 +6,7 @@ import socket
 import threading
 
 from gunpy.actors import Mailbox, gun
+from gunpy.actors._socket_worker import RECV_SIZE
 from tests.helpers import WAIT, exit_reason, open_ws, receive
 from tests.peers import (
     LeakCheck,
@@ -90,8 +91,9 @@ def test_flow_keeps_the_owner_queue_bounded_while_the_server_floods(
         wait_for(lambda: len(box) >= credit)
         # 100 MB cannot sit in socket buffers: the server is held back by TCP.
         assert not finished.is_set()
-        # One read can complete at most 64 KiB of frames beyond the credit.
-        bound = credit + 65536 // size + 1
+        # Credit is checked after each read (Gun's soft limit): one read can complete
+        # at most RECV_SIZE bytes of frames beyond the credit.
+        bound = credit + RECV_SIZE // size + 1
         received = 0
         while received < count:
             assert len(box) <= bound
