@@ -183,6 +183,17 @@ class RawServer:
         self.stop()
 
 
+def upgraded_server(script: Callable[[socket.socket], None]) -> RawServer:
+    """A byte-level WebSocket peer: accepts the upgrade, then runs ``script(sock)``."""
+
+    def handler(sock: socket.socket) -> None:
+        _, headers = read_http_request(sock)
+        send_101(sock, dict(headers)["sec-websocket-key"])
+        script(sock)
+
+    return RawServer(handler)
+
+
 def recv_exact(sock: socket.socket, n: int) -> bytes:
     """Read exactly ``n`` bytes; ConnectionError if the peer closes first."""
     data = b""
@@ -351,5 +362,6 @@ __all__ = [
     "read_http_request",
     "recv_exact",
     "send_101",
+    "upgraded_server",
     "wait_for",
 ]

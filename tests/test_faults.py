@@ -23,6 +23,7 @@ from tests.peers import (
     read_client_frame,
     read_http_request,
     send_101,
+    upgraded_server,
     wait_for,
 )
 
@@ -34,22 +35,13 @@ def _burst(sock: socket.socket) -> None:
         pass
 
 
-def _ws_server(script: Callable[[socket.socket], None]) -> RawServer:
-    def handler(sock: socket.socket) -> None:
-        _, headers = read_http_request(sock)
-        send_101(sock, dict(headers)["sec-websocket-key"])
-        script(sock)
-
-    return RawServer(handler)
-
-
 def _expect_burst(conn: Any, ref: Any, upto: int = 50) -> None:
     for i in range(upto):
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", str(i)))
 
 
 def test_latency_and_drip_deliver_everything_in_order(leak_check: LeakCheck) -> None:
-    server = _ws_server(_burst)
+    server = upgraded_server(_burst)
     proxy = FaultProxy(server.port)
     proxy.latency = 0.02
     proxy.drip = True  # every server byte in its own TCP segment
@@ -67,7 +59,7 @@ def test_latency_and_drip_deliver_everything_in_order(leak_check: LeakCheck) -> 
     ("fault", "reason"), [("fin", "closed"), ("rst", ("error", "econnreset"))]
 )
 def test_connection_cut_after_frames(fault: str, reason: object, leak_check: LeakCheck) -> None:
-    server = _ws_server(_burst)
+    server = upgraded_server(_burst)
     proxy = FaultProxy(server.port)
     try:
         conn, ref, _ = open_ws(proxy.port)
@@ -90,7 +82,7 @@ def test_truncated_frame_delivers_the_whole_frames_before_it(leak_check: LeakChe
         while sock.recv(4096):
             pass
 
-    server = _ws_server(script)
+    server = upgraded_server(script)
     proxy = FaultProxy(server.port)
     try:
         conn, ref, _ = open_ws(proxy.port)
@@ -226,7 +218,7 @@ def test_oversized_frame_is_refused_without_buffering_it(leak_check: LeakCheck) 
         while sock.recv(4096):
             pass
 
-    server = _ws_server(script)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port, ws_opts={"max_frame_size": 1024 * 1024})
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "small"))

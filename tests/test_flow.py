@@ -10,22 +10,11 @@ from gunpy.actors._socket_worker import RECV_SIZE
 from tests.helpers import WAIT, exit_reason, open_ws, receive
 from tests.peers import (
     LeakCheck,
-    RawServer,
     encode_server_frame,
     read_client_frame,
-    read_http_request,
-    send_101,
+    upgraded_server,
     wait_for,
 )
-
-
-def _upgrade_then(script: object) -> RawServer:
-    def handler(sock: socket.socket) -> None:
-        _, headers = read_http_request(sock)
-        send_101(sock, dict(headers)["sec-websocket-key"])
-        script(sock)  # type: ignore[operator]
-
-    return RawServer(handler)
 
 
 def _one_frame_per_request(sock: socket.socket) -> None:
@@ -40,7 +29,7 @@ def _one_frame_per_request(sock: socket.socket) -> None:
 
 
 def test_flow_ws() -> None:
-    server = _upgrade_then(_one_frame_per_request)
+    server = upgraded_server(_one_frame_per_request)
     try:
         conn, ref, _ = open_ws(server.port, ws_opts={"flow": 1})
         gun.ws_send(conn, ref, ("text", "more"))
@@ -57,7 +46,7 @@ def test_flow_ws() -> None:
 
 
 def test_no_flow_ws() -> None:
-    server = _upgrade_then(_one_frame_per_request)
+    server = upgraded_server(_one_frame_per_request)
     try:
         conn, ref, _ = open_ws(server.port)
         gun.update_flow(conn, ref, 1)  # ignored without ws_opts.flow
@@ -84,7 +73,7 @@ def test_flow_keeps_the_owner_queue_bounded_while_the_server_floods(
         finished.set()
         read_client_frame(sock)
 
-    server = _upgrade_then(flood)
+    server = upgraded_server(flood)
     try:
         box = Mailbox.current()
         conn, ref, _ = open_ws(server.port, ws_opts={"flow": credit})
@@ -117,7 +106,7 @@ def test_keepalive_timeout_declares_a_silent_peer_down(leak_check: LeakCheck) ->
         while sock.recv(4096):  # reads the pings, never answers
             pass
 
-    server = _upgrade_then(silent)
+    server = upgraded_server(silent)
     try:
         opts = {"ws_opts": {"keepalive": 20, "keepalive_timeout": 100}}
         conn, ref, _ = open_ws(server.port, opts=opts)
@@ -141,7 +130,7 @@ def test_keepalive_timeout_spares_a_peer_that_answers_pings() -> None:
             elif opcode == 0x1:
                 sock.sendall(encode_server_frame(0x1, payload))
 
-    server = _upgrade_then(answering)
+    server = upgraded_server(answering)
     try:
         opts = {"ws_opts": {"keepalive": 20, "keepalive_timeout": 300}}
         conn, ref, _ = open_ws(server.port, opts=opts)

@@ -16,8 +16,7 @@ from tests.peers import (
     RawServer,
     encode_server_frame,
     read_client_frame,
-    read_http_request,
-    send_101,
+    upgraded_server,
     wait_for,
 )
 
@@ -74,16 +73,14 @@ def test_ws_gun_shutdown(echo_server: EchoServer, leak_check: LeakCheck) -> None
     leak_check.assert_clean()
 
 
+def _read_forever(sock: socket.socket) -> None:
+    while sock.recv(4096):
+        pass
+
+
 def _silent_after_handshake() -> RawServer:
     """Completes the upgrade, then reads whatever comes and never answers."""
-
-    def handler(sock: socket.socket) -> None:
-        _, headers = read_http_request(sock)
-        send_101(sock, dict(headers)["sec-websocket-key"])
-        while sock.recv(4096):
-            pass
-
-    return RawServer(handler)
+    return upgraded_server(_read_forever)
 
 
 def test_ws_gun_shutdown_timeout(leak_check: LeakCheck) -> None:
@@ -125,12 +122,7 @@ def test_ws_gun_receive_close_frame() -> None:
         sock.sendall(encode_server_frame(0x8, (3333).to_bytes(2, "big")))
         read_client_frame(sock)
 
-    def handler(sock: socket.socket) -> None:
-        _, headers = read_http_request(sock)
-        send_101(sock, dict(headers)["sec-websocket-key"])
-        script(sock)
-
-    server = RawServer(handler)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port)
         assert gun.await_(conn, ref, WAIT) == ("ws", ("close", 3333, ""))

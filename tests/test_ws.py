@@ -18,11 +18,9 @@ from tests.helpers import WAIT, exit_reason, open_ws, receive
 from tests.peers import (
     EchoServer,
     LeakCheck,
-    RawServer,
     encode_server_frame,
     read_client_frame,
-    read_http_request,
-    send_101,
+    upgraded_server,
     wait_for,
 )
 
@@ -74,7 +72,7 @@ def test_http11_keepalive_default_silence_pings() -> None:
         sock.sendall(encode_server_frame(0x1, b"after three pings"))
         read_client_frame(sock)
 
-    server = _raw_ws_server(script)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port, opts={"ws_opts": {"keepalive": 20}})
         # Three pings went out and were answered, yet the first message is the text.
@@ -144,7 +142,7 @@ def _raw_echo(sock: socket.socket) -> None:
 
 
 def test_send_many_close() -> None:
-    server = _raw_ws_server(_raw_echo)
+    server = upgraded_server(_raw_echo)
     try:
         conn, ref, _ = open_ws(server.port)
         gun.ws_send(conn, ref, [("text", "One"), ("binary", b"Two"), "close", ("text", "dropped")])
@@ -199,26 +197,6 @@ def test_upgrade_request_carries_gun_and_caller_headers(echo_server: EchoServer)
     assert request.headers["host"] == f"127.0.0.1:{echo_server.port}"
     assert "origin" not in request.headers  # websocket-client adds one unless told not to
     gun.close(conn)
-
-
-def test_server_picks_unoffered_subprotocol() -> None:
-    def force(conn: ServerConnection, request: Request, response: Response) -> Response:
-        response.headers["Sec-WebSocket-Protocol"] = "evil"
-        return response
-
-    server = EchoServer(process_response=force)
-    try:
-        conn = gun.open("127.0.0.1", server.port, {"retry": 0})
-        mref = monitor(conn)
-        assert gun.await_up(conn, WAIT) == ("ok", "http")
-        ref = gun.ws_upgrade(conn, "/")
-        result = gun.await_(conn, ref, WAIT)
-        assert result[0] == "error" and result[1][1][0] == "handshake_error"
-        down = receive("gun_down", conn)
-        assert down[2:] == ("http", "normal", [ref])
-        assert receive("DOWN", conn)[1] is mref
-    finally:
-        server.stop()
 
 
 def test_invalid_request_header_raises_in_caller(echo_server: EchoServer) -> None:
@@ -336,17 +314,6 @@ def test_pykka_actor_owner_gets_messages_and_its_death_closes_with_1001(
 # -- server faults -------------------------------------------------------------
 
 
-def _raw_ws_server(script: Any) -> RawServer:
-    """A byte-level server: completes the handshake, then runs ``script(sock)``."""
-
-    def handler(sock: socket.socket) -> None:
-        _, headers = read_http_request(sock)
-        send_101(sock, dict(headers)["sec-websocket-key"])
-        script(sock)
-
-    return RawServer(handler)
-
-
 @pytest.mark.parametrize(
     ("bad", "code"),
     [
@@ -370,7 +337,7 @@ def test_protocol_errors_close_with_the_right_code(
         seen.append(frame)
         sock.sendall(encode_server_frame(0x8, frame[2][:2]))  # echo the close code
 
-    server = _raw_ws_server(script)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port, ws_opts={"max_frame_size": 100})
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "before"))
@@ -416,7 +383,7 @@ def test_abrupt_tcp_loss(cut: str, reason: object, leak_check: LeakCheck) -> Non
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         sock.close()
 
-    server = _raw_ws_server(script)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port)
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "one"))
@@ -434,7 +401,7 @@ def test_client_close_waits_for_closing_timeout(leak_check: LeakCheck) -> None:
         read_client_frame(sock)
         sock.recv(1)  # never answers the close; returns when the client gives up
 
-    server = _raw_ws_server(script)
+    server = upgraded_server(script)
     try:
         conn, ref, _ = open_ws(server.port, ws_opts={"closing_timeout": 100})
         gun.ws_send(conn, ref, ("close", 1000, ""))
