@@ -17,6 +17,7 @@ which reports back with events; the actor itself never blocks.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
@@ -53,6 +54,7 @@ from gunpy.protocol import (
 from gunpy.supervision._retry import RetryFunError, RetryPolicy
 
 BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
+trace: Final = logging.getLogger("gunpy.trace")
 
 
 class ConnectionRef:
@@ -125,7 +127,7 @@ class Info(NamedTuple):
 
 
 class _Timeout(NamedTuple):
-    kind: str  # "retry" | "closing" | "keepalive" | "dead_peer"
+    kind: str  # "retry" | "lookup" | "closing" | "keepalive" | "dead_peer"
     token: object
 
 
@@ -163,6 +165,7 @@ class ConnectionActor(ProcessActor):
         self.postponed: list[object] = []
         self.stop_reason: object = None  # set by shutdown / owner death
         self.timers: dict[str, tuple[object, Timer]] = {}
+        self.event_state: Any = opts.event_handler[1] if opts.event_handler else None
         self._handlers: dict[type, Callable[[Any], Any]] = {
             Phase: self._on_phase,
             Connected: self._on_connected,
@@ -187,9 +190,13 @@ class ConnectionActor(ProcessActor):
 
     def init(self) -> None:
         self.owner_monitor = monitor(self.owner, watcher=self.actor_ref)
+        self._event("init", owner=self.owner, transport=self.opts.transport,
+                    origin_host=self.host, origin_port=self.port, opts=self.opts.raw)
         self._start_attempt()
 
     def handle_message(self, message: Any) -> Any:
+        if self.opts.trace:
+            trace.info("%r %s <- %r", self.conn, self.state_name, message)
         handler = self._handlers.get(type(message))
         if handler is not None:
             return handler(message)
@@ -198,6 +205,7 @@ class ConnectionActor(ProcessActor):
         return None
 
     def terminate(self, reason: object) -> None:
+        self._event("terminate", state=self.state_name, reason=reason)
         if self.owner_monitor is not None:
             demonitor(self.owner_monitor)  # else the owner's monitor set keeps us forever
         for kind in list(self.timers):
@@ -213,6 +221,11 @@ class ConnectionActor(ProcessActor):
     def _start_attempt(self) -> None:
         self.state_name = "domain_lookup"
         self.worker = SocketWorker(self.actor_ref, self.conn, self.host, self.port, self.opts)
+        self._event("domain_lookup_start", host=self.host, port=self.port)
+        timeout = self.opts.domain_lookup_timeout
+        if timeout != "infinity":
+            # getaddrinfo cannot be interrupted: past the timeout the attempt is abandoned.
+            self._arm("lookup", timeout / 1000)
         self.worker.start()
 
     def _current(self, event: Any) -> bool:
@@ -222,6 +235,11 @@ class ConnectionActor(ProcessActor):
     def _on_phase(self, event: Phase) -> None:
         if self._current(event):
             self.state_name = event.state_name
+            if event.state_name == "connecting":
+                self._disarm("lookup")
+                self._event("connect_start", host=self.host, port=self.port)
+            elif event.state_name == "initial_tls_handshake":
+                self._event("tls_handshake_start", server_name=self.host)
 
     def _on_connected(self, event: Connected) -> None:
         if not self._current(event):
@@ -229,6 +247,7 @@ class ConnectionActor(ProcessActor):
         self.state_name = "connected"
         self.sockname = event.sockname
         self.conn._worker = event.worker
+        self._event("connect_end", sockname=event.sockname, protocol="http")
         self.send_owner(gun_up(self.conn, "http"))
         postponed, self.postponed = self.postponed, []
         for command in postponed:
@@ -273,6 +292,7 @@ class ConnectionActor(ProcessActor):
         else:
             assert self.worker is not None
             self.upgrades[command.ref] = command.reply_to
+            self._event("ws_upgrade", stream_ref=command.ref, reply_to=command.reply_to)
             self.worker.upgrade(Upgrade(*command))
 
     def _on_upgraded(self, event: Upgraded) -> None:
@@ -280,6 +300,7 @@ class ConnectionActor(ProcessActor):
             return
         self.state_name = "connected_ws_only"
         self.session = event.session
+        self._event("protocol_changed", stream_ref=event.session.ref, protocol="ws")
         keepalive = self.opts.ws_opts.keepalive  # Gun reads it from gun:open's ws_opts only
         if keepalive != "infinity":
             self._arm("keepalive", keepalive / 1000)
@@ -329,6 +350,7 @@ class ConnectionActor(ProcessActor):
         self._disarm("closing")
         self._disarm("keepalive")
         self._disarm("dead_peer")
+        self._event("disconnect", reason=event.reason)
         if self.stop_reason is not None:
             self.exit(self.stop_reason)
             return
@@ -358,6 +380,17 @@ class ConnectionActor(ProcessActor):
         if message[1] is self.owner_monitor:
             self._stop_gracefully(owner_down_reason(message[4]))
 
+    # -- event handler -----------------------------------------------------------
+
+    def _event(self, name: str, **event: Any) -> None:
+        """Gun's event handler: ``handler.name(event_dict, state) -> state``, if defined."""
+        if self.opts.event_handler is None:
+            return
+        handler, _ = self.opts.event_handler
+        callback = getattr(handler, name, None)
+        if callback is not None:
+            self.event_state = callback(event, self.event_state)
+
     # -- timers ----------------------------------------------------------------
 
     def _arm(self, kind: str, delay: float) -> None:
@@ -383,6 +416,11 @@ class ConnectionActor(ProcessActor):
         del self.timers[event.kind]
         if event.kind == "retry":
             self._start_attempt()
+        elif event.kind == "lookup":
+            if self.worker is not None and self.state_name == "domain_lookup":
+                self.worker.abort()  # it ends when getaddrinfo returns; its events are stale
+                self.worker = None
+                self._retry_or_exit("timeout")
         elif event.kind == "closing":
             if self.worker is not None:
                 self.worker.abort()
@@ -425,8 +463,8 @@ class ConnectionActor(ProcessActor):
             "origin_port": self.port,
             "intermediaries": [],
             "cookie_store": self.opts.cookie_store,
-            "event_handler": self.opts.event_handler,
-            "event_handler_state": None,
+            "event_handler": self.opts.event_handler[0] if self.opts.event_handler else None,
+            "event_handler_state": self.event_state,
             "retries_left": self.retry.retries_left,
         }
         if self._connected() or self.state_name == "closing":

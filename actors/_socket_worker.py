@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import logging
 import queue
 import select
 import socket
@@ -455,6 +456,8 @@ class SocketWorker(threading.Thread):
     ) -> object:
         """Read until the connection ends; return Gun's ``gun_down`` reason."""
         reply = sender_for(reply_to)
+        if self.opts.trace:
+            reply = _traced(reply)
         parser = FrameParser(ws_opts.max_frame_size)
         feed = parser.feed
         recv = sock.recv
@@ -525,6 +528,17 @@ class SocketWorker(threading.Thread):
             self._credit -= used
             while self._credit <= 0 and not self._aborted:
                 self._flow_cond.wait()
+
+
+def _traced(reply: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``trace`` option: log every message the worker delivers (logger ``gunpy.trace``)."""
+    log = logging.getLogger("gunpy.trace")
+
+    def traced(message: Any) -> None:
+        log.info("-> %r", message)
+        reply(message)
+
+    return traced
 
 
 def _attempt_reason(exc: BaseException) -> object:

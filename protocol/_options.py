@@ -82,7 +82,7 @@ class OpenOptions:
     retry_fun: RetryFun | None = None
     supervise: bool = True
     trace: bool = False
-    event_handler: object = None
+    event_handler: tuple[Any, Any] | None = None
     cookie_store: CookieJar | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -249,6 +249,8 @@ def check_open_options(port: int, opts: Mapping[str, Any] | None) -> OpenOptions
         elif key in ("supervise", "trace"):
             values[key] = _bool(key, value)
         elif key == "event_handler":
+            if value is not None and not (isinstance(value, tuple) and len(value) == 2):
+                raise OptionsError(key, value, "must be (handler, initial_state)")
             values[key] = value
         elif key == "cookie_store":
             if value is not None and not isinstance(value, CookieJar):
