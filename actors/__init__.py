@@ -9,7 +9,8 @@
 
 from gunpy.actors import gun
 from gunpy.actors._client import SendQueueFull, WebsocketClient, parse_ws_url
-from gunpy.actors._connection import ConnectionActor, ConnectionRef, owner_down_reason
+from gunpy.actors._connection import ConnectionActor
+from gunpy.actors._connection_ref import ConnectionRef, owner_down_reason
 from gunpy.actors._mailbox import Destination, Mailbox, sender_for
 from gunpy.actors._process import (
     Exit,

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gunpy.actors import gun
-from gunpy.actors._connection import ConnectionRef
+from gunpy.actors._connection_ref import ConnectionRef
 from gunpy.actors._process import ProcessActor
 from gunpy.actors._session import encode_frames
 from gunpy.protocol import Frame, Headers, OptionsError, Ref

@@ -24,28 +24,33 @@ from typing import Any, Final, NamedTuple
 
 import pykka
 
+from gunpy.actors._connection_ref import ConnectionRef, owner_down_reason
+from gunpy.actors._events import (
+    AttemptFailed,
+    Closed,
+    Connected,
+    Info,
+    Phase,
+    ProtocolFault,
+    SetOwner,
+    Shutdown,
+    StreamError,
+    Upgrade,
+    Upgraded,
+    WsSend,
+    WsUpgrade,
+)
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors._process import ProcessActor, demonitor, monitor
 from gunpy.actors._scheduler import Timer, scheduler
 from gunpy.actors._session import CloseSent, WebSocketSession
-from gunpy.actors._socket_worker import (
-    AttemptFailed,
-    Closed,
-    Connected,
-    Phase,
-    ProtocolFault,
-    SocketWorker,
-    Upgrade,
-    Upgraded,
-)
+from gunpy.actors._socket_worker import SocketWorker
 from gunpy.protocol import (
     BADSTATE_NOT_WS,
     BADSTATE_SET_OWNER_CLOSING,
     BADSTATE_WS_ONLY,
-    Headers,
     OpenOptions,
     Ref,
-    WsOptions,
     gun_conn_error,
     gun_down,
     gun_stream_error,
@@ -57,87 +62,9 @@ BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
 trace: Final = logging.getLogger("gunpy.trace")
 
 
-class ConnectionRef:
-    """The handle of one connection: the ``conn`` that appears in every message.
-
-    Hashable, compared by identity. ``actor_ref`` is the pykka ref of its
-    `ConnectionActor`; monitor it (``gunpy.actors.monitor(conn)``) to learn
-    its exit reason.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_session",
-        "_worker",
-        "actor_ref",
-        "host",
-        "number",
-        "opts",
-        "port",
-    )
-
-    def __init__(self, host: str, port: int, opts: OpenOptions) -> None:
-        self.host = host
-        self.port = port
-        self.opts = opts
-        self.number = Ref().number
-        self.actor_ref: pykka.ActorRef[Any] | None = None
-        # Set by the socket worker while a WebSocket session is open: the direct
-        # path of ws_send and update_flow.
-        self._session: WebSocketSession | None = None
-        self._worker: SocketWorker | None = None
-
-    def __repr__(self) -> str:
-        return f"<gun conn {self.host}:{self.port} #{self.number}>"
-
-
-# Commands from the gun facade -------------------------------------------------
-
-
-class WsUpgrade(NamedTuple):
-    ref: Ref
-    path: str
-    headers: Headers
-    ws_opts: WsOptions
-    reply_to: object
-
-
-class WsSend(NamedTuple):
-    ref: Ref
-    encoded: list[tuple[bytes, bool]]
-    reply_to: object
-
-
-class StreamError(NamedTuple):
-    ref: Ref
-    reason: object
-    reply_to: object
-
-
-class Shutdown(NamedTuple):
-    pass
-
-
-class SetOwner(NamedTuple):
-    owner: object
-
-
-class Info(NamedTuple):
-    pass
-
-
 class _Timeout(NamedTuple):
     kind: str  # "retry" | "lookup" | "closing" | "keepalive" | "dead_peer"
     token: object
-
-
-def owner_down_reason(reason: object) -> object:
-    """Gun's exit reason when the owner dies: its own, or ``("shutdown", ("owner_down", r))``."""
-    if reason in ("normal", "shutdown") or (
-        isinstance(reason, tuple) and len(reason) == 2 and reason[0] == "shutdown"
-    ):
-        return reason
-    return ("shutdown", ("owner_down", reason))
 
 
 class ConnectionActor(ProcessActor):

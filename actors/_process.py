@@ -84,6 +84,7 @@ class ProcessActor(pykka.ThreadingActor):
     # -- pykka hooks ----------------------------------------------------------
 
     def on_start(self) -> None:
+        """pykka hook: runs `init`; a failure there is the exit reason."""
         try:
             self.init()
         except BaseException as exc:
@@ -92,6 +93,7 @@ class ProcessActor(pykka.ThreadingActor):
             raise
 
     def on_receive(self, message: Any) -> Any:
+        """pykka hook: runtime messages (exit, links), then `handle_message`."""
         if isinstance(message, Exit):
             # Erlang: exit(Pid, kill) ends the process with reason killed.
             self.exit("killed" if message.reason == "kill" else message.reason)
@@ -102,6 +104,7 @@ class ProcessActor(pykka.ThreadingActor):
         return self.handle_message(message)
 
     def on_stop(self) -> None:
+        """pykka hook: a stop; `terminate`, then monitors and links are told."""
         self._died(self.exit_reason)
 
     def on_failure(
@@ -110,6 +113,7 @@ class ProcessActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """pykka hook: a crash in a told message; the exception is the exit reason."""
         self._died(exception_value)
 
     # -- the process ----------------------------------------------------------

@@ -16,33 +16,45 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import logging
 import queue
 import select
 import socket
-import ssl
-import struct
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import pykka
 import websocket
 
+from gunpy.actors._events import (
+    AttemptFailed,
+    Closed,
+    Connected,
+    Phase,
+    ProtocolFault,
+    Upgrade,
+    Upgraded,
+)
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._session import WebSocketSession, socket_error_reason
+from gunpy.actors._transport import (
+    Aborted,
+    apply_tcp_opts,
+    attempt_reason,
+    connect_abortably,
+    deliver_refusal,
+    idle_read,
+    seconds,
+    tls_context,
+    traced,
+)
 from gunpy.protocol import (
     FrameParser,
     HandshakeError,
-    Headers,
     OpenOptions,
     Ref,
-    Timeout,
     WsOptions,
     check_upgrade_response,
-    gun_data,
-    gun_response,
     gun_stream_error,
     gun_upgrade,
     gun_ws,
@@ -52,106 +64,6 @@ from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._frames import OP_PONG
 
 RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
-
-
-class Phase(NamedTuple):
-    """Worker event: the attempt entered Gun state ``state_name``."""
-
-    worker: SocketWorker
-    state_name: str
-
-
-class Connected(NamedTuple):
-    """Worker event: TCP (and TLS) is up; the connection speaks HTTP."""
-
-    worker: SocketWorker
-    sockname: tuple[Any, ...]
-
-
-class AttemptFailed(NamedTuple):
-    """Worker event: lookup, connect or TLS failed with ``reason``."""
-
-    worker: SocketWorker
-    reason: object
-
-
-class Upgraded(NamedTuple):
-    """Worker event: the upgrade succeeded; the reader delivers frames from now on."""
-
-    worker: SocketWorker
-    session: WebSocketSession
-
-
-class ProtocolFault(NamedTuple):
-    """Worker event: the server broke RFC 6455; the close waits for the owner (a barrier)."""
-
-    worker: SocketWorker
-    session: WebSocketSession
-
-
-class Closed(NamedTuple):
-    """Worker event: the connection ended; last event of a worker. ``reason`` is Gun's."""
-
-    worker: SocketWorker
-    protocol: str
-    reason: object
-    killed: list[Ref]
-
-
-class Upgrade(NamedTuple):
-    """Command for the worker: upgrade to WebSocket."""
-
-    ref: Ref
-    path: str
-    headers: Headers
-    ws_opts: WsOptions
-    reply_to: object
-
-
-def _ms(timeout: Timeout) -> float | None:
-    return None if timeout == "infinity" else timeout / 1000
-
-
-def tls_context(opts: OpenOptions) -> ssl.SSLContext:
-    """An SSLContext from Gun-style ``tls_opts`` (or the one given as ``context``)."""
-    tls = opts.tls_opts
-    if "context" in tls:
-        ctx: ssl.SSLContext = tls["context"]
-        return ctx
-    ctx = ssl.create_default_context(cafile=tls.get("cacertfile"), cadata=tls.get("cacerts"))
-    if tls.get("verify") == "verify_none":
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if "certfile" in tls:
-        ctx.load_cert_chain(tls["certfile"], tls.get("keyfile"), tls.get("password"))
-    if "ciphers" in tls:
-        ctx.set_ciphers(tls["ciphers"])
-    if "alpn_advertised_protocols" in tls:
-        ctx.set_alpn_protocols(list(tls["alpn_advertised_protocols"]))
-    return ctx
-
-
-def _apply_tcp_opts(sock: socket.socket, tcp_opts: tuple[tuple[Any, ...], ...]) -> None:
-    nodelay = True  # websocket frames are small writes: Nagle would delay them
-    for item in tcp_opts:
-        if len(item) == 3:
-            sock.setsockopt(*item)
-            continue
-        name, value = item
-        if name == "send_timeout" and value != "infinity":
-            seconds, ms = divmod(int(value), 1000)
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, ms * 1000)
-            )
-        elif name == "nodelay":
-            nodelay = bool(value)
-        elif name == "keepalive":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(value)))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
-
-
-class _Aborted(Exception):
-    """The connection actor asked the worker to stop."""
 
 
 class SocketWorker(threading.Thread):
@@ -219,10 +131,10 @@ class SocketWorker(threading.Thread):
         try:
             try:
                 sock = self._connect()
-            except _Aborted:
+            except Aborted:
                 return
             except Exception as exc:
-                self._tell(AttemptFailed(self, _attempt_reason(exc)))
+                self._tell(AttemptFailed(self, attempt_reason(exc)))
                 return
             connected = True
             self._tell(Connected(self, sock.getsockname()))
@@ -268,53 +180,29 @@ class SocketWorker(threading.Thread):
         self._tell(Phase(self, "domain_lookup"))
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
         if self._aborted:
-            raise _Aborted
+            raise Aborted
         self._tell(Phase(self, "connecting"))
-        timeout = _ms(opts.connect_timeout)
+        timeout = seconds(opts.connect_timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         error: Exception = OSError(errno.EHOSTUNREACH, "no address")
         for family, type_, proto, _, address in infos:
             sock = socket.socket(family, type_, proto)
             self.sock = sock
             try:
-                self._connect_one(sock, address, deadline)
-            except _Aborted:
+                connect_abortably(sock, address, deadline, self._wake_r, lambda: self._aborted)
+            except Aborted:
                 raise
             except Exception as exc:
                 error = exc
                 self.sock = None
                 sock.close()
                 continue
-            _apply_tcp_opts(sock, opts.tcp_opts)
+            apply_tcp_opts(sock, opts.tcp_opts)
             if opts.transport == "tls":
                 self._tell(Phase(self, "initial_tls_handshake"))
                 sock = self._tls_handshake(sock)
             return sock
         raise error
-
-    def _connect_one(self, sock: socket.socket, address: Any, deadline: float | None) -> None:
-        """A non-blocking connect, so `abort` can interrupt it even with no timeout."""
-        sock.setblocking(False)
-        code = sock.connect_ex(address)
-        if code not in (0, errno.EINPROGRESS):
-            raise OSError(code, errno.errorcode.get(code, "connect failed"))
-        if code == errno.EINPROGRESS:
-            poller = select.poll()
-            poller.register(sock, select.POLLOUT)
-            poller.register(self._wake_r, select.POLLIN)
-            while True:
-                wait = None if deadline is None else max(deadline - time.monotonic(), 0)
-                ready = dict(poller.poll(None if wait is None else wait * 1000))
-                if self._aborted:
-                    raise _Aborted
-                if sock.fileno() in ready:
-                    break
-                if not ready or (deadline is not None and time.monotonic() >= deadline):
-                    raise TimeoutError("connect_timeout")
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                raise OSError(code, errno.errorcode.get(code, "connect failed"))
-        sock.setblocking(True)
 
     def _tls_handshake(self, sock: socket.socket) -> socket.socket:
         ctx = tls_context(self.opts)
@@ -325,7 +213,7 @@ class SocketWorker(threading.Thread):
             do_handshake_on_connect=False,
         )
         self.sock = tls
-        tls.settimeout(_ms(self.opts.tls_handshake_timeout))
+        tls.settimeout(seconds(self.opts.tls_handshake_timeout))
         tls.do_handshake()
         tls.settimeout(None)
         return tls
@@ -345,7 +233,7 @@ class SocketWorker(threading.Thread):
             if self._aborted:
                 return "http", "normal"
             if sock.fileno() in events:
-                lost = self._idle_read(sock)
+                lost = idle_read(sock)
                 if lost is not None:
                     return "http", lost
             while not self._aborted:
@@ -356,20 +244,6 @@ class SocketWorker(threading.Thread):
                 outcome = self._upgrade(sock, command)
                 if outcome is not None:
                     return outcome
-
-    def _idle_read(self, sock: socket.socket) -> object:
-        """An idle HTTP connection became readable: the server closed it, or misbehaves."""
-        sock.setblocking(False)
-        try:
-            data = sock.recv(4096)
-        except (BlockingIOError, ssl.SSLWantReadError):
-            return None  # e.g. a TLS 1.3 session ticket: nothing for us
-        except OSError as exc:
-            return socket_error_reason(exc)
-        finally:
-            with contextlib.suppress(OSError):
-                sock.setblocking(True)
-        return "closed" if not data else ("error", "unexpected data on an idle HTTP connection")
 
     def _upgrade(self, sock: socket.socket, command: Upgrade) -> tuple[str, object] | None:
         """Run one upgrade; None if the connection stays HTTP, else how it ended."""
@@ -402,13 +276,13 @@ class SocketWorker(threading.Thread):
             if jar is not None and exc.resp_headers:
                 store_cookies(jar, cookie_url, exc.resp_headers.get("set-cookie"))
             # websocket-client closed the socket: the connection ends here.
-            self._refused(reply, ref, exc.status_code, exc.resp_headers, exc.resp_body)
+            deliver_refusal(reply, conn, ref, exc.status_code, exc.resp_headers, exc.resp_body)
             self.upgrading = None
             return "http", "normal"
         except (websocket.WebSocketException, HandshakeError) as exc:
             response = client.handshake_response
             if response is not None and 300 <= response.status < 400:
-                self._refused(reply, ref, response.status, response.headers, None)
+                deliver_refusal(reply, conn, ref, response.status, response.headers, None)
                 self.upgrading = None  # a complete response: the stream is not killed
             else:
                 reply(gun_stream_error(conn, ref, ("handshake_error", str(exc))))
@@ -430,21 +304,6 @@ class SocketWorker(threading.Thread):
             self._wake_w.close()
         return "ws", self._read_frames(sock, session, command.ws_opts, command.reply_to)
 
-    def _refused(
-        self,
-        reply: Callable[[Any], None],
-        ref: Ref,
-        status: int,
-        headers: Any,
-        body: bytes | None,
-    ) -> None:
-        header_list = [(str(k).lower(), str(v)) for k, v in dict(headers or {}).items()]
-        if body:
-            reply(gun_response(self.conn, ref, "nofin", status, header_list))
-            reply(gun_data(self.conn, ref, "fin", body))
-        else:
-            reply(gun_response(self.conn, ref, "fin", status, header_list))
-
     # -- WebSocket --------------------------------------------------------------
 
     def _read_frames(
@@ -457,7 +316,7 @@ class SocketWorker(threading.Thread):
         """Read until the connection ends; return Gun's ``gun_down`` reason."""
         reply = sender_for(reply_to)
         if self.opts.trace:
-            reply = _traced(reply)
+            reply = traced(reply)
         parser = FrameParser(ws_opts.max_frame_size)
         feed = parser.feed
         recv = sock.recv
@@ -528,26 +387,3 @@ class SocketWorker(threading.Thread):
             self._credit -= used
             while self._credit <= 0 and not self._aborted:
                 self._flow_cond.wait()
-
-
-def _traced(reply: Callable[[Any], None]) -> Callable[[Any], None]:
-    """``trace`` option: log every message the worker delivers (logger ``gunpy.trace``)."""
-    log = logging.getLogger("gunpy.trace")
-
-    def traced(message: Any) -> None:
-        log.info("-> %r", message)
-        reply(message)
-
-    return traced
-
-
-def _attempt_reason(exc: BaseException) -> object:
-    """Gun's reason for a failed attempt: ``econnrefused``, ``timeout``, ``nxdomain``..."""
-    if isinstance(exc, socket.gaierror):
-        return "nxdomain"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timeout"
-    if isinstance(exc, ssl.SSLError):
-        return ("tls_error", exc.reason or str(exc))
-    reason = socket_error_reason(exc)
-    return reason[1] if isinstance(reason, tuple) else reason

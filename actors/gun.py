@@ -24,16 +24,9 @@ from typing import Any
 
 import pykka
 
-from gunpy.actors._connection import (
-    ConnectionActor,
-    ConnectionRef,
-    Info,
-    SetOwner,
-    Shutdown,
-    StreamError,
-    WsSend,
-    WsUpgrade,
-)
+from gunpy.actors._connection import ConnectionActor
+from gunpy.actors._connection_ref import ConnectionRef
+from gunpy.actors._events import Info, SetOwner, Shutdown, StreamError, WsSend, WsUpgrade
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._process import Exit, demonitor, link, monitor, process_of
 from gunpy.actors._session import encode_frames
