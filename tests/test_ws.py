@@ -440,6 +440,20 @@ def test_tls_with_trustme_ca(tls: Any, leak_check: LeakCheck) -> None:
     leak_check.assert_clean()
 
 
+def test_tls_opts_are_mapped_onto_an_ssl_context(tls: Any) -> None:
+    server_ctx, _, ca = tls
+    server = EchoServer(ssl_context=server_ctx)
+    try:
+        # Gun-style tls_opts instead of a ready context: the CA as PEM, the name to check.
+        tls_opts = {"cacerts": ca.cert_pem.bytes().decode(), "server_name_indication": "localhost"}
+        conn, ref, _ = open_ws(server.port, opts={"transport": "tls", "tls_opts": tls_opts})
+        gun.ws_send(conn, ref, ("text", "mapped"))
+        assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "mapped"))
+        gun.close(conn)
+    finally:
+        server.stop()
+
+
 def test_tls_untrusted_certificate_fails_the_attempt(tls: Any) -> None:
     server_ctx, _, _ = tls
     server = EchoServer(ssl_context=server_ctx)
