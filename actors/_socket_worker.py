@@ -38,12 +38,14 @@ from gunpy.actors._events import (
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._session import WebSocketSession, socket_error_reason
 from gunpy.actors._transport import (
+    WORKER_THREAD_PREFIX,
     Aborted,
     apply_tcp_opts,
     attempt_reason,
     connect_abortably,
     deliver_refusal,
     idle_read,
+    isolate_from_websocket_client_cookie_jar,
     seconds,
     tls_context,
     traced,
@@ -63,6 +65,8 @@ from gunpy.protocol import (
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._frames import OP_PONG
 
+isolate_from_websocket_client_cookie_jar()
+
 RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
 
 
@@ -77,7 +81,7 @@ class SocketWorker(threading.Thread):
         port: int,
         opts: OpenOptions,
     ) -> None:
-        super().__init__(name=f"gunpy-io-{conn.number}", daemon=True)
+        super().__init__(name=f"{WORKER_THREAD_PREFIX}{conn.number}", daemon=True)
         self.actor_ref = actor_ref
         self.conn = conn
         self.host = host

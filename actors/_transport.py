@@ -13,9 +13,13 @@ import select
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from websocket import _handshake as _ws_handshake
+from websocket._cookiejar import SimpleCookieJar
 
 from gunpy.actors._session import socket_error_reason
 from gunpy.protocol import OpenOptions, Ref, Timeout, gun_data, gun_response
@@ -152,3 +156,40 @@ def deliver_refusal(
         reply(gun_data(conn, ref, "fin", body))
     else:
         reply(gun_response(conn, ref, "fin", status, header_list))
+
+
+class _JarOutsideGunpy(SimpleCookieJar):
+    """websocket-client's process-wide cookie jar, minus gunpy's socket workers.
+
+    websocket-client keeps every cookie set with a Domain attribute in one
+    module-level jar and sends it on every later handshake to that domain,
+    from any connection. Gun sends cookies only from its ``cookie_store``, so
+    the jar must not see gunpy's handshakes; other websocket-client users in
+    the process keep theirs.
+    """
+
+    def __init__(self, jar: SimpleCookieJar) -> None:
+        self.__dict__ = jar.__dict__  # the same cookies, shared with the old object
+
+    def add(self, set_cookie: str | None) -> None:
+        if not threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            super().add(set_cookie)
+
+    def set(self, set_cookie: str) -> None:
+        if not threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            super().set(set_cookie)
+
+    def get(self, host: str) -> str:
+        if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            return ""
+        value: str = super().get(host)
+        return value
+
+
+WORKER_THREAD_PREFIX = "gunpy-io-"
+
+
+def isolate_from_websocket_client_cookie_jar() -> None:
+    """Install `_JarOutsideGunpy` in websocket-client (once; private attribute)."""
+    if not isinstance(_ws_handshake.CookieJar, _JarOutsideGunpy):
+        _ws_handshake.CookieJar = _JarOutsideGunpy(_ws_handshake.CookieJar)

@@ -164,6 +164,25 @@ def test_cookies_set_by_the_server_go_out_on_the_next_upgrade() -> None:
         server.stop()
 
 
+def test_no_cookie_leaks_between_connections_without_a_cookie_store() -> None:
+    """websocket-client's global jar would send a Domain cookie on every connection."""
+
+    def set_cookie(conn: ServerConnection, request: Request, response: Response) -> Response:
+        response.headers["Set-Cookie"] = "tracker=1; Domain=127.0.0.1; Path=/"
+        return response
+
+    server = EchoServer(process_response=set_cookie)
+    box = Mailbox("callbacks")
+    try:
+        for _ in range(2):
+            client = _start(server.url, box, retry=0)
+            assert box.receive(lambda m: m[0] == "connect", WAIT)
+            client.stop()
+        assert [r.headers.get("cookie") for r in server.requests] == [None, None]
+    finally:
+        server.stop()
+
+
 def test_a_crash_in_a_callback_is_the_exit_reason(echo_server: EchoServer) -> None:
     box = Mailbox("callbacks")
     client = _start(echo_server.url, box, retry=0)
