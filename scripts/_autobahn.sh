@@ -60,6 +60,7 @@ autobahn_install() {
         fi
         echo "== installing Autobahn|Testsuite $AUTOBAHN_VERSION into $AUTOBAHN_VENV (once, ~1 min)" >&2
         rm -rf "$AUTOBAHN_VENV"
+        export PIP_NO_PYTHON_VERSION_WARNING=1
         "$python2" -m pip install "${quiet[@]}" --target "$tools" --upgrade "virtualenv<20.22" >&2
         PYTHONPATH="$tools" "$python2" -m virtualenv -q "$AUTOBAHN_VENV" >&2
         "$AUTOBAHN_VENV/bin/pip" install "${quiet[@]}" "autobahntestsuite==$AUTOBAHN_VERSION" >&2
