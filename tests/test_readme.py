@@ -1,0 +1,39 @@
+"""README.rst is part of the product: it renders cleanly, and its tour runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import docutils.core
+import pytest
+from websockets.sync.server import ServerConnection
+
+from tests.peers import EchoServer
+
+README = (Path(__file__).parent.parent / "README.rst").read_text()
+
+
+def test_readme_renders_without_warnings() -> None:
+    docutils.core.publish_string(
+        README, writer="html", settings_overrides={"halt_level": 2, "report_level": 2}
+    )
+
+
+def test_the_tour_runs_against_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
+    tour = re.search(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", README)
+    assert tour is not None
+    code = "\n".join(line[3:] for line in tour.group(1).splitlines())
+
+    def echo_then_close(ws: ServerConnection) -> None:
+        for _ in range(2):  # the text and the binary message; the ping is answered
+            ws.send(ws.recv())
+        ws.close(1000, "tour over")
+
+    server = EchoServer(handler=echo_then_close)
+    try:
+        exec(code.replace("8080", str(server.port)), {})
+    finally:
+        server.stop()
+    printed = capsys.readouterr().out
+    assert "hello" in printed and "server closed 1000" in printed
