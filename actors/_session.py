@@ -18,8 +18,8 @@ from typing import Any, Final, Literal
 
 import pykka
 
-from gunpy.protocol import Frame, Ref, encode_frame
-from gunpy.protocol._frames import OP_CLOSE, OP_PING, OP_PONG, _masked
+from gunpy.protocol import Ref, encode_frame
+from gunpy.protocol._frames import OP_CLOSE, OP_PING, OP_PONG, masked_frame
 
 State = Literal["open", "closing", "closed"]
 
@@ -99,15 +99,11 @@ class WebSocketSession:
             self._tell(CloseSent(self))
         return True
 
-    def send(self, frames: Frame | list[Frame]) -> bool:
-        """Encode and write; raises FrameError for an invalid frame."""
-        return self.send_encoded(encode_frames(frames))
-
     def send_control(self, opcode: int, payload: bytes) -> None:
         """Write a ping or pong if the session is open (no frame may follow our close)."""
         with self.lock:
             if self.state == "open":
-                self._write(_masked(payload, opcode))
+                self._write(masked_frame(payload, opcode))
 
     def close(self, code: int | None, tell_actor: bool = True) -> bool:
         """Send a close frame with ``code`` (empty if None) unless one was sent already.
@@ -120,7 +116,7 @@ class WebSocketSession:
             if self.state != "open":
                 return False
             self.state = "closed" if self.close_received else "closing"
-            self._write(_masked(payload, OP_CLOSE))
+            self._write(masked_frame(payload, OP_CLOSE))
         if tell_actor and self.state == "closing":
             self._tell(CloseSent(self))
         return True

@@ -63,7 +63,6 @@ from gunpy.protocol import (
     host_header,
 )
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
-from gunpy.protocol._frames import OP_PONG
 
 isolate_from_websocket_client_cookie_jar()
 
@@ -363,7 +362,7 @@ class SocketWorker(threading.Thread):
                     return "normal"
                 else:
                     if kind == "ping":
-                        session.send_control(OP_PONG, b"" if frame == "ping" else frame[1])  # type: ignore[arg-type]
+                        session.pong(b"" if frame == "ping" else frame[1])  # type: ignore[arg-type]
                     if not silence_pings:
                         reply(gun_ws(conn, ref, frame))
                         delivered += 1

@@ -310,9 +310,9 @@ def encode_frame(frame: object) -> tuple[bytes, bool]:
     """
     if isinstance(frame, str):
         if frame == "close":
-            return _masked(b"", OP_CLOSE), True
+            return masked_frame(b"", OP_CLOSE), True
         if frame == "ping" or frame == "pong":
-            return _masked(b"", _OPCODES[frame]), False
+            return masked_frame(b"", _OPCODES[frame]), False
         raise FrameError(f"not a frame: {frame!r}")
     if not isinstance(frame, tuple) or not frame:
         raise FrameError(f"not a frame: {frame!r}")
@@ -320,26 +320,26 @@ def encode_frame(frame: object) -> tuple[bytes, bool]:
     if kind == "text" and len(frame) == 2:
         text = frame[1]
         if isinstance(text, str):
-            return _masked(text.encode("utf-8"), OP_TEXT), False
+            return masked_frame(text.encode("utf-8"), OP_TEXT), False
         payload = _payload(frame)
         try:
             payload.decode("utf-8")
         except UnicodeDecodeError:
             raise FrameError("text frame payload is not valid UTF-8") from None
-        return _masked(payload, OP_TEXT), False
+        return masked_frame(payload, OP_TEXT), False
     if kind == "binary" and len(frame) == 2:
-        return _masked(_payload(frame), OP_BINARY), False
+        return masked_frame(_payload(frame), OP_BINARY), False
     if (kind == "ping" or kind == "pong") and len(frame) == 2:
         payload = _payload(frame)
         if len(payload) > 125:
             raise FrameError(f"{kind} payload of {len(payload)} bytes; control frames allow 125")
-        return _masked(payload, _OPCODES[kind]), False
+        return masked_frame(payload, _OPCODES[kind]), False
     if kind == "close" and len(frame) in (2, 3):
         code, reason = (1000, frame[1]) if len(frame) == 2 else (frame[1], frame[2])
         if not isinstance(code, int) or not isinstance(reason, str | bytes):
             raise FrameError(f"not a close frame: {frame!r}")
         try:
-            return _masked(build_close_payload(code, reason), OP_CLOSE), True
+            return masked_frame(build_close_payload(code, reason), OP_CLOSE), True
         except ValueError as exc:
             raise FrameError(str(exc)) from None
     raise FrameError(f"not a frame: {frame!r}")
@@ -356,6 +356,7 @@ def _payload(frame: tuple[object, ...]) -> bytes:
     raise FrameError(f"{frame[0]} payload must be bytes or str, not {type(data).__name__}")
 
 
-def _masked(payload: bytes, opcode: int) -> bytes:
+def masked_frame(payload: bytes, opcode: int) -> bytes:
+    """One complete client frame (FIN set, masked) via websocket-client's ABNF."""
     wire: bytes = ABNF(1, 0, 0, 0, opcode, 1, payload).format()
     return wire
