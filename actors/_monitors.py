@@ -73,6 +73,10 @@ class MonitorSet:
         """True once `fire` has run."""
         return self._fired
 
+    def watched(self) -> bool:
+        """True while at least one monitor is active."""
+        return bool(self._watchers)
+
 
 def _deliver(send: Callable[[Any], None], message: object) -> None:
     with contextlib.suppress(Exception):
@@ -108,7 +112,9 @@ class _Poller:
             watched = list(self._watched.items())
         dead = []
         for key, (is_alive, monitors) in watched:
-            if monitors.is_down() or not is_alive():
+            if not monitors.watched():
+                dead.append(key)  # nobody watches any more: stop polling (watch() resumes)
+            elif monitors.is_down() or not is_alive():
                 dead.append(key)
                 monitors.fire("normal")
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, Final, NamedTuple
 
@@ -173,22 +174,20 @@ def process_of(target: object) -> ProcessActor | None:
     return None
 
 
-def _monitor_set(target: object) -> MonitorSet:
+def _monitor_set(target: object) -> tuple[MonitorSet, Callable[[], bool] | None]:
+    """The target's monitors, and the liveness check to poll if it cannot report its death."""
     process = process_of(target)
     if process is not None:
-        return process.monitors
+        return process.monitors, None
     if isinstance(target, Mailbox):
-        if target.thread is not None:
-            poller.watch(target.is_alive, target.monitors)
-        return target.monitors
+        return target.monitors, (target.is_alive if target.thread is not None else None)
     if isinstance(target, pykka.ActorRef):
         # A plain pykka actor cannot report its death: watch its stopped flag.
         monitors = _plain_monitors.get(target.actor_urn)
         if monitors is None:
             monitors = MonitorSet(target)
             _plain_monitors[target.actor_urn] = monitors
-        poller.watch(target.is_alive, monitors)
-        return monitors
+        return monitors, target.is_alive
     raise TypeError(f"cannot monitor {target!r}: not an actor, connection or Mailbox")
 
 
@@ -205,7 +204,10 @@ def monitor(target: object, watcher: object = None) -> Ref:
     """
     mref = Ref()
     send = sender_for(Mailbox.current() if watcher is None else watcher)
-    _monitor_set(target).add(mref, send)
+    monitors, is_alive = _monitor_set(target)
+    monitors.add(mref, send)
+    if is_alive is not None:
+        poller.watch(is_alive, monitors)  # after add: the poller drops unwatched targets
     return mref
 
 
