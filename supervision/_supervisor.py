@@ -1,31 +1,32 @@
-"""`Supervisor`: OTP's supervisor behaviour on pykka actors.
+"""`Supervisor`: OTP's supervisor behaviour as a gunpy `ProcessActor`.
 
-Children are started in order, linked (gunpy `ProcessActor` children) or
-monitored (plain pykka actors, whose exit reason is never known and is seen
-as ``"normal"``), and restarted by the OTP rules: permanent always,
-transient after an abnormal exit, temporary never. More than ``intensity``
-restarts within ``period`` seconds make the supervisor stop every child, in
-reverse start order, and exit ``"shutdown"``, which its own supervisor sees.
+Children start in list order, each waited for until its init has returned (OTP's
+start_link), and are linked (ProcessActor children) or monitored (plain pykka
+actors, seen to exit ``"normal"`` whatever happened). They are restarted by
+OTP's rules: permanent always, transient after an abnormal exit, temporary
+never. More than ``intensity`` restarts within ``period`` seconds make the
+supervisor stop every child, in reverse start order, and exit ``"shutdown"``,
+which its own supervisor sees through their link.
 
-One thing Python cannot copy: a thread cannot be killed. When a child
-outlives its ``shutdown`` time, the supervisor stops waiting and forgets it
-(its thread ends whenever its code returns).
+What Python cannot copy: a thread cannot be killed, and pykka has no "stop
+now". A kill is a message that the child takes when it next reads its inbox.
+A child that outlives its shutdown time is sent a kill and then forgotten:
+the supervisor moves on, and the child's thread ends whenever its code returns.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import pykka
 
-# The private modules: gunpy.actors itself imports this package (the retry rule).
 from gunpy.actors._process import (
-    Exit,
     ProcessActor,
     demonitor,
     is_normal_exit,
@@ -34,47 +35,56 @@ from gunpy.actors._process import (
     process_of,
 )
 from gunpy.protocol import Ref
-from gunpy.supervision._child_spec import ChildSpec, SupFlags, check_child_spec, check_flags
+from gunpy.supervision import _child_spec as one
+from gunpy.supervision._child_spec import ChildSpec, Modules, StartFailed, SupFlags
 
-_KILL_WAIT = 1.0  # seconds for a brutal kill to be handled before moving on
+logger: Final = logging.getLogger("gunpy")
 
-
-@dataclass
+@dataclass(eq=False)
 class _Child:
     spec: ChildSpec
-    ref: pykka.ActorRef[Any] | None = None
-    mref: Ref | None = None  # set for plain pykka children, watched by a monitor
     extra_args: tuple[Any, ...] = field(default_factory=tuple)
+    ref: pykka.ActorRef[Any] | None = None  # None while not running
+    mref: Ref | None = None  # the monitor on a plain pykka child
+    process: ProcessActor | None = None  # held: a collected actor's exit reason is lost
 
 
 class _Call(NamedTuple):
-    """A module function's request, answered by the supervisor's thread."""
+    """A module function's request, answered in the supervisor's thread."""
 
     name: str
     args: tuple[Any, ...]
 
 
-class StartChildError(Exception):
-    """A child's start function raised or returned something that is not an ActorRef."""
+class _TryAgain(NamedTuple):
+    """Restart ``child`` again: its restart failed (OTP's try_again_restart)."""
+
+    child: _Child
 
 
 class Supervisor(ProcessActor):
-    """A supervisor; ``Supervisor.start(flags, children)`` returns its ActorRef.
+    """OTP's supervisor. ``Supervisor.start(flags, children)`` returns its ActorRef.
 
-    ``flags`` and each child spec are OTP's maps as dicts; they are checked
-    in the caller, which gets a ValueError naming a bad key.
+    ``flags`` and each child spec are OTP's maps as dicts, checked in the caller
+    of `start` (ValueError naming the bad key). A child that fails to start makes
+    the supervisor exit ``("shutdown", ("failed_to_start_child", id, reason))``
+    after stopping the children already started. ``clock`` (seconds, monotonic)
+    is for tests of the restart intensity.
     """
 
     trap_exit = True
 
     def __init__(
         self,
-        flags: dict[str, Any] | None = None,
-        children: list[dict[str, Any]] | None = None,
+        flags: Mapping[str, Any] | None = None,
+        children: list[Mapping[str, Any]] | None = None,
+        *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.flags: SupFlags = check_flags(flags or {})
-        specs = [check_child_spec(spec) for spec in children or []]
+        self.flags: SupFlags = one.check_flags(flags if flags is not None else {})
+        if children is not None and not isinstance(children, list | tuple):
+            raise ValueError(f"children: must be a list of child specs, not {children!r}")
+        specs = [one.check_child_spec(spec) for spec in children or []]
         if self.flags.strategy == "simple_one_for_one" and len(specs) != 1:
             raise ValueError("children: simple_one_for_one takes exactly one child spec")
         ids = [spec.id for spec in specs]
@@ -83,246 +93,299 @@ class Supervisor(ProcessActor):
         super().__init__()
         self.specs = specs
         self.clock = clock
-        self.children: list[_Child] = []
+        self.children: list[_Child] = []  # in start order
         self.restarts: deque[float] = deque()
+        # Children stopped on purpose whose EXIT has not come yet: it is no crash.
+        self._detached: set[str] = set()
+        self._thread: threading.Thread | None = None
 
-    # -- start-up and shutdown -----------------------------------------------------
+    @property
+    def _simple(self) -> bool:
+        return self.flags.strategy == "simple_one_for_one"
+
+    # -- start-up and shutdown --------------------------------------------------------
 
     def init(self) -> None:
-        if self.flags.strategy == "simple_one_for_one":
+        self._thread = threading.current_thread()
+        if self._simple:
             return  # children come with start_child
         for spec in self.specs:
             child = _Child(spec)
-            self.children.append(child)
             try:
                 self._start(child)
-            except StartChildError as exc:
-                self.children.remove(child)
+            except StartFailed as exc:
                 self.exit(("shutdown", ("failed_to_start_child", spec.id, exc.args[0])))
                 return
+            self.children.append(child)
 
     def terminate(self, reason: object) -> None:
-        for child in reversed(self.children):
-            self._stop_child(child)
+        running = [child for child in reversed(self.children) if child.ref is not None]
+        if self._simple:
+            self._stop_all(running)  # OTP: all at once, no order
+        else:
+            for child in running:
+                self._stop_all([child])
 
     def _start(self, child: _Child) -> None:
-        function, args = child.spec.start
-        try:
-            ref = function(*args, *child.extra_args)
-        except Exception as exc:
-            raise StartChildError(exc) from exc
-        if not isinstance(ref, pykka.ActorRef):
-            raise StartChildError(("bad_return", ref))
-        child.ref = ref
-        if process_of(ref) is not None:
-            link(self.actor_ref, ref)
+        child.ref, child.process = one.start(child.spec, child.extra_args)
+        if child.process is None:
+            child.mref = monitor(child.ref, watcher=self.actor_ref)
         else:
-            child.mref = monitor(ref, watcher=self.actor_ref)
+            link(self.actor_ref, child.ref)
 
-    def _stop_child(self, child: _Child) -> None:
-        """Stop a child as its ``shutdown`` says; its exit is then not a crash."""
-        ref, child.ref = child.ref, None
+    def _detach(self, child: _Child) -> tuple[pykka.ActorRef[Any], ProcessActor | None] | None:
+        """Mark a child as stopped on purpose, so its exit is neither restarted nor counted."""
+        ref, process = child.ref, child.process
+        child.ref = child.process = None
         if ref is None:
-            return
+            return None
         if child.mref is not None:
             demonitor(child.mref)
             child.mref = None
-        shutdown = child.spec.shutdown
-        wait: float | None
-        if shutdown == "infinity":
-            wait = None
-        elif shutdown == "brutal_kill":
-            wait = _KILL_WAIT
         else:
-            wait = shutdown / 1000
-        process = process_of(ref)
-        with contextlib.suppress(pykka.ActorDeadError):
-            if process is not None:
-                ref.tell(Exit("kill" if shutdown == "brutal_kill" else "shutdown"))
-            else:
-                ref.stop(block=False)
-        # Past its shutdown time the supervisor stops waiting: a thread cannot be killed.
-        if process is not None:
-            process.monitors.wait(wait)
-        else:
-            ref.actor_stopped.wait(wait)
+            self._detached.add(ref.actor_urn)
+        return ref, process
 
-    # -- children's exits -------------------------------------------------------------
+    def _stop_all(self, children: list[_Child]) -> None:
+        """Stop children as their ``shutdown`` says: ask all, then wait for each."""
+        waiting = []
+        for child in children:
+            detached = self._detach(child)
+            if detached is None:
+                continue
+            ref, process = detached
+            one.signal_stop(ref, process, kill=child.spec.shutdown == "brutal_kill")
+            timeout = one.shutdown_timeout(child.spec)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            waiting.append((child, ref, process, deadline))
+        for child, ref, process, deadline in waiting:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if one.wait_dead(ref, process, left):
+                continue
+            logger.warning("supervisor %s: child %r (%s) outlived its shutdown %r; killed",
+                           self.actor_urn, child.spec.id, ref, child.spec.shutdown)
+            one.signal_stop(ref, process, kill=True)
+
+    # -- children's exits ----------------------------------------------------------------
 
     def handle_message(self, message: Any) -> Any:
         if isinstance(message, _Call):
             return getattr(self, f"_call_{message.name}")(*message.args)
-        if type(message) is tuple and message:
-            if message[0] == "EXIT" and len(message) == 3:
-                self._exited(message[1], message[2])
-            elif message[0] == "DOWN" and len(message) == 5:
-                self._exited(message[3], message[4])
+        if isinstance(message, _TryAgain):
+            if message.child in self.children and message.child.ref is None:
+                self._restart(message.child)
+        elif type(message) is tuple and len(message) == 3 and message[0] == "EXIT":
+            self._on_exit(message[1], message[2])
+        elif type(message) is tuple and len(message) == 5 and message[0] == "DOWN":
+            watched = next((c for c in self.children if c.mref == message[1]), None)
+            if watched is not None:
+                self._child_exited(watched, message[4])
         return None
 
-    def _find(self, ref: object) -> _Child | None:
+    def _on_exit(self, ref: Any, reason: object) -> None:
+        child = self._by_ref(ref)
+        if child is not None:
+            self._child_exited(child, reason)
+            return
+        urn = getattr(ref, "actor_urn", None)
+        if urn in self._detached:
+            self._detached.discard(urn)
+        elif reason != "normal":
+            # Not a child: the parent, or whoever linked to us. OTP dies with its parent;
+            # an untrapped link would die too.
+            self.exit(reason)
+
+    def _by_ref(self, ref: object) -> _Child | None:
+        urn = getattr(ref, "actor_urn", None)
         for child in self.children:
-            if child.ref is ref and ref is not None:
+            if child.ref is not None and child.ref.actor_urn == urn:
                 return child
         return None
 
-    def _exited(self, ref: object, reason: object) -> None:
-        child = self._find(ref)
-        if child is None:
-            return  # stopped on purpose, or already handled
-        child.ref = None
-        child.mref = None
+    def _child_exited(self, child: _Child, reason: object) -> None:
+        child.ref, child.mref, child.process = None, None, None
         restart = child.spec.restart
         if restart == "temporary" or (restart == "transient" and is_normal_exit(reason)):
-            if restart == "temporary" or self.flags.strategy == "simple_one_for_one":
-                self.children.remove(child)
+            if restart == "temporary" or self._simple:
+                self.children.remove(child)  # a non-simple transient keeps its spec
             return
-        if self._too_many_restarts():
-            self.exit("shutdown")
-            return
-        if self.flags.strategy == "one_for_all":
-            self._restart_group(self.children)
-        elif self.flags.strategy == "rest_for_one":
-            self._restart_group(self.children[self.children.index(child) :])
-        else:
-            self._restart_group([child])
+        self._restart(child)
 
-    def _too_many_restarts(self) -> bool:
+    def _restart(self, child: _Child) -> None:
+        """Count a restart, then restart ``child`` and the siblings its strategy names."""
         now = self.clock()
         self.restarts.append(now)
         while self.restarts and now - self.restarts[0] > self.flags.period:
             self.restarts.popleft()
-        return len(self.restarts) > self.flags.intensity
-
-    def _restart_group(self, group: list[_Child]) -> None:
-        """Stop the group (reverse order), then start it again (temporary ones are dropped)."""
-        for child in reversed(group):
-            self._stop_child(child)
-        for child in list(group):
-            if child.spec.restart == "temporary":
-                self.children.remove(child)
+        if len(self.restarts) > self.flags.intensity:
+            logger.error("supervisor %s: restart intensity reached; shutting down",
+                         self.actor_urn)
+            self.exit("shutdown")  # terminate stops every child, in reverse order
+            return
+        if self.flags.strategy == "one_for_all":
+            group = list(self.children)
+        elif self.flags.strategy == "rest_for_one":
+            group = self.children[self.children.index(child):]
+        else:
+            group = [child]
+        for other in reversed(group):
+            self._stop_all([other])
+        for member in group:
+            if member.spec.restart == "temporary":
+                self.children.remove(member)  # stopped by a sibling: never restarted
                 continue
             try:
-                self._start(child)
-            except StartChildError:
-                if self._too_many_restarts():
-                    self.exit("shutdown")
-                    return
+                self._start(member)
+            except StartFailed as exc:
+                logger.error("supervisor %s: restarting %r failed: %r",
+                             self.actor_urn, member.spec.id, exc.args[0])
+                # Later: the rest of the group waits, and each attempt counts.
+                self.actor_ref.tell(_TryAgain(member))
+                return
 
-    # -- module functions, answered here -------------------------------------------------
+    # -- module functions, answered here ----------------------------------------------------
 
-    def _call_start_child(self, arg: Any) -> tuple[Any, ...]:
-        if self.flags.strategy == "simple_one_for_one":
-            child = _Child(self.specs[0], extra_args=tuple(arg))
+    def _by_key(self, key: object) -> _Child | None:
+        if isinstance(key, pykka.ActorRef):
+            return self._by_ref(key)
+        if self._simple:
+            return None  # OTP: simple_one_for_one children are named by ref only
+        return next((c for c in self.children if c.spec.id == key), None)
+
+    def _call_start_child(self, arg: ChildSpec | tuple[Any, ...]) -> tuple[Any, ...]:
+        if self._simple:
+            if not isinstance(arg, tuple):
+                return ("error", ("bad_extra_args", arg))
+            child = _Child(self.specs[0], extra_args=arg)
         else:
-            try:
-                spec = check_child_spec(arg)
-            except ValueError as exc:
-                return ("error", ("invalid_child_spec", str(exc)))
-            for existing in self.children:
-                if existing.spec.id == spec.id:
-                    if existing.ref is not None:
-                        return ("error", ("already_started", existing.ref))
-                    return ("error", ("already_present", spec.id))
-            child = _Child(spec)
+            if not isinstance(arg, ChildSpec):
+                return ("error", ("invalid_child_spec", arg))
+            existing = self._by_key(arg.id)
+            if existing is not None:
+                if existing.ref is not None:
+                    return ("error", ("already_started", existing.ref))
+                return ("error", ("already_present", arg.id))
+            child = _Child(arg)
         try:
             self._start(child)
-        except StartChildError as exc:
+        except StartFailed as exc:
             return ("error", exc.args[0])
         self.children.append(child)
         return ("ok", child.ref)
 
-    def _child_by(self, key: object) -> _Child | None:
-        if isinstance(key, pykka.ActorRef):
-            return self._find(key)
-        for child in self.children:
-            if child.spec.id == key and self.flags.strategy != "simple_one_for_one":
-                return child
-        return None
-
     def _call_terminate_child(self, key: object) -> object:
-        child = self._child_by(key)
+        child = self._by_key(key)
         if child is None:
             return ("error", "not_found")
-        self._stop_child(child)
-        if self.flags.strategy == "simple_one_for_one" or child.spec.restart == "temporary":
+        self._stop_all([child])
+        if self._simple or child.spec.restart == "temporary":
             self.children.remove(child)
         return "ok"
 
-    def _call_restart_child(self, key: object) -> tuple[Any, ...]:
-        child = self._child_by(key)
-        if child is None or self.flags.strategy == "simple_one_for_one":
+    def _call_restart_child(self, key: object) -> object:
+        if self._simple:
+            return ("error", "simple_one_for_one")
+        child = self._by_key(key)
+        if child is None:
             return ("error", "not_found")
         if child.ref is not None:
             return ("error", "running")
         try:
             self._start(child)
-        except StartChildError as exc:
+        except StartFailed as exc:
             return ("error", exc.args[0])
         return ("ok", child.ref)
 
     def _call_delete_child(self, key: object) -> object:
-        child = self._child_by(key)
-        if child is None or self.flags.strategy == "simple_one_for_one":
+        if self._simple:
+            return ("error", "simple_one_for_one")
+        child = self._by_key(key)
+        if child is None:
             return ("error", "not_found")
         if child.ref is not None:
             return ("error", "running")
         self.children.remove(child)
         return "ok"
 
-    def _call_which_children(self) -> list[tuple[Any, ...]]:
-        simple = self.flags.strategy == "simple_one_for_one"
+    def _call_which_children(self) -> list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]]:
         return [
-            (
-                "undefined" if simple else child.spec.id,
-                child.ref,
-                child.spec.type,
-                [getattr(child.spec.start[0], "__qualname__", repr(child.spec.start[0]))],
-            )
-            for child in self.children
+            ("undefined" if self._simple else c.spec.id, c.ref, c.spec.type,
+             c.spec.modules if c.spec.modules is not None else [])
+            for c in self.children
         ]
 
     def _call_count_children(self) -> dict[str, int]:
         return {
-            "specs": 1 if self.flags.strategy == "simple_one_for_one" else len(self.children),
-            "active": sum(child.ref is not None for child in self.children),
-            "supervisors": sum(child.spec.type == "supervisor" for child in self.children),
-            "workers": sum(child.spec.type == "worker" for child in self.children),
+            "specs": 1 if self._simple else len(self.children),
+            "active": sum(c.ref is not None for c in self.children),
+            "supervisors": sum(c.spec.type == "supervisor" for c in self.children),
+            "workers": sum(c.spec.type == "worker" for c in self.children),
         }
 
 
-def _ask(sup: pykka.ActorRef[Any], name: str, *args: Any, timeout: float = 5.0) -> Any:
+# -- OTP's module functions ---------------------------------------------------------------
+
+
+def _ask(sup: pykka.ActorRef[Any], name: str, *args: Any, timeout: float) -> Any:
+    process = process_of(sup)
+    if isinstance(process, Supervisor) and process._thread is threading.current_thread():
+        raise RuntimeError("a supervisor cannot call itself: the ask would never be answered")
     return sup.ask(_Call(name, args), block=True, timeout=timeout)
 
 
-def start_child(sup: pykka.ActorRef[Any], spec_or_args: Any, timeout: float = 5.0) -> Any:
-    """Start a child: a child spec, or for simple_one_for_one the extra start args.
+def start_child(
+    sup: pykka.ActorRef[Any], spec_or_args: Any, *, timeout: float = 5.0
+) -> tuple[Any, ...]:
+    """Start a child from a spec dict or, under simple_one_for_one, from extra start args
+    (a tuple or list, appended to the template's args).
 
-    ``("ok", ref)`` or ``("error", reason)`` (``("already_started", ref)``,
-    ``("already_present", id)``, the start function's failure...).
+    ``("ok", ref)``; ``("error", ("already_started", ref))``, ``("error",
+    ("already_present", id))`` or ``("error", why_the_start_failed)``. A bad spec
+    dict raises ValueError here, in the caller.
     """
-    return _ask(sup, "start_child", spec_or_args, timeout=timeout)
+    if isinstance(spec_or_args, Mapping):
+        arg: Any = one.check_child_spec(spec_or_args)
+    elif isinstance(spec_or_args, list | tuple):
+        arg = tuple(spec_or_args)
+    else:
+        raise TypeError(f"start_child: a child spec dict or extra args, not {spec_or_args!r}")
+    result: tuple[Any, ...] = _ask(sup, "start_child", arg, timeout=timeout)
+    return result
 
 
-def terminate_child(sup: pykka.ActorRef[Any], id_or_ref: object, timeout: float = 30.0) -> Any:
-    """Stop a child (by id, or by ref); ``"ok"`` or ``("error", "not_found")``."""
+def terminate_child(sup: pykka.ActorRef[Any], id_or_ref: object, *, timeout: float = 30.0) -> Any:
+    """Stop a child (by id, or by ref; simple_one_for_one children by ref only) as its
+    ``shutdown`` says; its spec stays, unless it is temporary or simple_one_for_one.
+
+    ``"ok"`` (also for a child already stopped) or ``("error", "not_found")``. The
+    default timeout covers a worker's 5 s shutdown time.
+    """
     return _ask(sup, "terminate_child", id_or_ref, timeout=timeout)
 
 
-def restart_child(sup: pykka.ActorRef[Any], child_id: object, timeout: float = 5.0) -> Any:
-    """Start a stopped child again: ``("ok", ref)``, ``("error", "running" | "not_found")``."""
+def restart_child(sup: pykka.ActorRef[Any], child_id: object, *, timeout: float = 5.0) -> Any:
+    """Start a stopped child's spec again: ``("ok", ref)``, ``("error", "running" |
+    "not_found" | "simple_one_for_one")`` or ``("error", why_the_start_failed)``."""
     return _ask(sup, "restart_child", child_id, timeout=timeout)
 
 
-def delete_child(sup: pykka.ActorRef[Any], child_id: object, timeout: float = 5.0) -> Any:
-    """Forget a stopped child's spec: ``"ok"``, ``("error", "running" | "not_found")``."""
+def delete_child(sup: pykka.ActorRef[Any], child_id: object, *, timeout: float = 5.0) -> Any:
+    """Forget a stopped child's spec: ``"ok"`` or ``("error", "running" | "not_found" |
+    "simple_one_for_one")``."""
     return _ask(sup, "delete_child", child_id, timeout=timeout)
 
 
-def which_children(sup: pykka.ActorRef[Any], timeout: float = 5.0) -> Any:
-    """``[(id, ref or None, type, modules)]`` in start order."""
-    return _ask(sup, "which_children", timeout=timeout)
+def which_children(
+    sup: pykka.ActorRef[Any], *, timeout: float = 5.0
+) -> list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]]:
+    """``[(id, ref or None, type, modules)]`` in start order; the id is ``"undefined"``
+    under simple_one_for_one, modules the start callable's name or ``"dynamic"``."""
+    result: list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]] = _ask(
+        sup, "which_children", timeout=timeout)
+    return result
 
 
-def count_children(sup: pykka.ActorRef[Any], timeout: float = 5.0) -> Any:
-    """``{"specs", "active", "supervisors", "workers"}`` counts."""
-    return _ask(sup, "count_children", timeout=timeout)
+def count_children(sup: pykka.ActorRef[Any], *, timeout: float = 5.0) -> dict[str, int]:
+    """``{"specs", "active", "supervisors", "workers"}``, counted as OTP does."""
+    result: dict[str, int] = _ask(sup, "count_children", timeout=timeout)
+    return result

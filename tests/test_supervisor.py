@@ -1,16 +1,26 @@
-"""OTP supervisors against real crashing actors; Gun's own supervision tree."""
+"""OTP supervisors against real crashing actors; Gun's own supervision tree.
+
+Synchronisation: a child's links are told before its monitors fire, so once the
+test has the child's DOWN, the supervisor has the EXIT in its inbox, and any
+later call (an ask) is answered after the supervisor has handled it.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import pykka
 import pytest
 
-from gunpy.actors import Mailbox, ProcessActor, gun, monitor
+from gunpy.actors import Mailbox, ProcessActor, gun, link, monitor, process_of
 from gunpy.supervision import (
+    ChildSpec,
     Supervisor,
+    SupFlags,
+    check_child_spec,
+    check_flags,
     count_children,
     delete_child,
     gun_conns_sup,
@@ -19,214 +29,598 @@ from gunpy.supervision import (
     terminate_child,
     which_children,
 )
-from tests.helpers import WAIT, receive
+from gunpy.supervision._supervisor import _Call
+from tests.helpers import WAIT
 from tests.peers import EchoServer
+
+Ref = pykka.ActorRef[Any]
+
+
+class Boom(Exception):
+    """A crash."""
 
 
 class Worker(ProcessActor):
-    """Logs its start and stop; crashes or exits on demand."""
+    """Logs its start and stop; crashes, exits or blocks in terminate on demand."""
 
-    def __init__(self, name: str, log: Mailbox) -> None:
+    def __init__(self, name: str, log: Mailbox, gate: threading.Event | None = None) -> None:
         super().__init__()
-        self.name = name
-        self.log = log
+        self.name, self.log, self.gate = name, log, gate
 
     def init(self) -> None:
         self.log.send(("start", self.name))
 
     def handle_message(self, message: Any) -> Any:
-        if message == "crash":
-            raise RuntimeError(f"{self.name} crashed")
-        if isinstance(message, tuple) and message[0] == "exit":
+        if message[0] == "crash":
+            raise message[1]
+        if message[0] == "exit":
             self.exit(message[1])
         return None
 
     def terminate(self, reason: object) -> None:
+        if self.gate is not None:
+            self.log.send(("stopping", self.name))
+            self.gate.wait(3 * WAIT)  # released by the test; the limit only avoids a hang
         self.log.send(("stop", self.name, reason))
 
 
-class Stubborn(Worker):
-    """Blocks in terminate until released: tests the shutdown timeout."""
+class BadInit(ProcessActor):
+    """Fails in init. It holds itself: the runtime forgets a collected actor's exit reason."""
 
-    release = threading.Event()
+    held: ClassVar[list[BadInit]] = []
 
-    def terminate(self, reason: object) -> None:
-        self.release.wait(WAIT)
-        super().terminate(reason)
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+        self.held.append(self)
+
+    def init(self) -> None:
+        raise self.exc
+
+
+class Plain(pykka.ThreadingActor):
+    """A plain pykka actor: watched by polling, always seen to exit "normal"."""
+
+    use_daemon_thread = True
+
+    def __init__(self, name: str, log: Mailbox) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def on_start(self) -> None:
+        self.log.send(("start", self.name))
+
+    def on_receive(self, message: Any) -> Any:
+        raise Boom(self.name)
+
+    def on_stop(self) -> None:
+        self.log.send(("stop", self.name))
+
+
+class Clock:
+    """The supervisor's clock for intensity tests: time moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+_supervisors: list[tuple[Ref, object]] = []
+
+
+def new_sup(flags: dict[str, Any], children: list[dict[str, Any]], **kw: Any) -> Ref:
+    """Start a supervisor and hold the actor: a collected actor's exit reason is lost."""
+    sup = Supervisor.start(flags, children, **kw)
+    _supervisors.append((sup, process_of(sup)))
+    return sup
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left() -> Iterator[None]:
+    _supervisors.clear()
+    yield
+    BadInit.held.clear()
+    registry = pykka.ActorRegistry
+    alive = [ref for cls in (Worker, BadInit, Plain) for ref in registry.get_by_class(cls)]
+    alive += [sup for sup, _ in _supervisors if sup.is_alive()]
+    assert not alive, f"left running: {alive}"
 
 
 def spec(name: str, log: Mailbox, **extra: Any) -> dict[str, Any]:
     return {"id": name, "start": (Worker.start, (name, log)), **extra}
 
 
-def ref_of(sup: pykka.ActorRef[Any], name: str) -> Any:
-    return next(ref for child_id, ref, _, _ in which_children(sup) if child_id == name)
+def ref_of(sup: Ref, child_id: object) -> Any:
+    return next(ref for cid, ref, _, _ in which_children(sup) if cid == child_id)
 
 
-def events(log: Mailbox, n: int) -> list[tuple[Any, ...]]:
+def events(log: Mailbox, n: int) -> list[Any]:
     return [log.receive(timeout=WAIT) for _ in range(n)]
 
 
-def test_flags_and_specs_are_checked_in_the_caller() -> None:
-    with pytest.raises(ValueError, match="strategy"):
-        Supervisor.start({"strategy": "one_for_none"}, [])
-    with pytest.raises(ValueError, match="restart"):
-        Supervisor.start({}, [{"id": "a", "start": (Worker.start, ()), "restart": "sometimes"}])
-    with pytest.raises(ValueError, match="unknown"):
-        Supervisor.start({"intensty": 1}, [])
+def down_of(ref: Ref, action: Callable[[], object]) -> object:
+    """Monitor ``ref``, run ``action``, and return ``ref``'s exit reason once it is dead."""
+    box = Mailbox()
+    mref = monitor(ref, watcher=box)
+    action()
+    return box.receive(lambda m: m[1] == mref, WAIT)[4]
+
+
+def crash(ref: Ref, exc: BaseException | None = None) -> object:
+    return down_of(ref, lambda: ref.tell(("crash", exc or Boom())))
+
+
+def descendants(sup: Ref) -> list[Ref]:
+    found = []
+    for _, ref, kind, _ in which_children(sup):
+        if ref is not None:
+            found += [ref, *(descendants(ref) if kind == "supervisor" else [])]
+    return found
+
+
+def stop_tree(sup: Ref) -> None:
+    """Stop ``sup`` and check that every process of its tree is dead."""
+    below = descendants(sup)
+    assert sup.stop(timeout=WAIT)
+    for ref in below:
+        assert ref.actor_stopped.wait(WAIT) and not ref.is_alive()
+
+
+# -- checks in the caller ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "children", "key"),
+    [
+        ({"strategy": "one_for_none"}, [], "strategy"),
+        ({"intensity": -1}, [], "intensity"),
+        ({"intensity": True}, [], "intensity"),
+        ({"period": 0}, [], "period"),
+        ({"intensty": 1}, [], "intensty"),
+        ({}, [{"start": (Worker.start, ())}], "id"),
+        ({}, [{"id": "a"}], "start"),
+        ({}, [{"id": [], "start": (Worker.start, ())}], "id"),
+        ({}, [{"id": "a", "start": Worker.start}], "start"),
+        ({}, [{"id": "a", "start": (Worker.start, ()), "restart": "sometimes"}], "restart"),
+        ({}, [{"id": "a", "start": (Worker.start, ()), "shutdown": -1}], "shutdown"),
+        ({}, [{"id": "a", "start": (Worker.start, ()), "type": "boss"}], "type"),
+        ({}, [{"id": "a", "start": (Worker.start, ()), "colour": 1}], "colour"),
+        ({}, [{"id": "a", "start": (Worker.start, ())}] * 2, "children"),
+        ({"strategy": "simple_one_for_one"}, [], "children"),
+    ],
+)
+def test_flags_and_specs_are_checked_in_the_caller(
+    flags: dict[str, Any], children: list[dict[str, Any]], key: str
+) -> None:
+    before = len(pykka.ActorRegistry.get_all())
+    with pytest.raises(ValueError, match=rf"^{key}"):
+        Supervisor.start(flags, children)
+    assert len(pykka.ActorRegistry.get_all()) == before
+
+
+def test_otp_defaults() -> None:
+    assert check_flags({}) == SupFlags("one_for_one", 1, 5)
+    worker = check_child_spec({"id": "w", "start": (Worker.start, ())})
+    assert worker == ChildSpec(
+        "w", (Worker.start, ()), "permanent", 5000, "worker", ["Worker.start"])
+    sup = check_child_spec({"id": "s", "start": (Supervisor.start, ()), "type": "supervisor"})
+    assert (sup.shutdown, sup.modules) == ("infinity", ["Supervisor.start"])
+
+
+# -- strategies -------------------------------------------------------------------------------
 
 
 def test_one_for_one_restarts_only_the_crashed_child() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({}, [spec("a", log), spec("b", log)])
-    assert events(log, 2) == [("start", "a"), ("start", "b")]
-    old_a = ref_of(sup, "a")
-    old_a.tell("crash")
-    assert log.receive(timeout=WAIT)[:2] == ("stop", "a")  # its terminate, with the crash
-    assert log.receive(timeout=WAIT) == ("start", "a")
-    assert ref_of(sup, "a") is not old_a and ref_of(sup, "b").is_alive()
-    assert log.messages() == []  # b was neither stopped nor restarted
-    sup.stop()
-    assert [e[:2] for e in events(log, 2)] == [("stop", "b"), ("stop", "a")]  # reverse order
+    sup = new_sup({}, [spec(n, log) for n in "abc"])
+    assert events(log, 3) == [("start", "a"), ("start", "b"), ("start", "c")]
+    a, b, c = (ref_of(sup, n) for n in "abc")
+    exc = Boom()
+    assert crash(b, exc) is exc
+    assert events(log, 2) == [("stop", "b", exc), ("start", "b")]
+    assert [ref_of(sup, n) for n in "ac"] == [a, c] and ref_of(sup, "b") not in (b, None)
+    assert log.messages() == []
+    stop_tree(sup)
+    assert [e[:2] for e in events(log, 3)] == [("stop", "c"), ("stop", "b"), ("stop", "a")]
 
 
 def test_one_for_all_restarts_everyone() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({"strategy": "one_for_all"}, [spec(n, log) for n in "abc"])
+    sup = new_sup({"strategy": "one_for_all"}, [spec(n, log) for n in "abc"])
     events(log, 3)
-    ref_of(sup, "b").tell("crash")
+    crash(ref_of(sup, "b"))
     got = events(log, 6)
-    assert got[0][:2] == ("stop", "b")  # b's own crash, in its terminate
-    assert [e[:2] for e in got[1:3]] == [("stop", "c"), ("stop", "a")]
-    assert got[3:] == [("start", "a"), ("start", "b"), ("start", "c")]
-    sup.stop()
+    assert got[0][:2] == ("stop", "b")  # its own crash
+    assert got[1:3] == [("stop", "c", "shutdown"), ("stop", "a", "shutdown")]  # reverse order
+    assert got[3:] == [("start", "a"), ("start", "b"), ("start", "c")]  # start order
+    stop_tree(sup)
 
 
 def test_rest_for_one_restarts_the_later_children() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({"strategy": "rest_for_one"}, [spec(n, log) for n in "abc"])
-    events(log, 3)
-    ref_of(sup, "b").tell("crash")
-    got = events(log, 4)
-    assert [e[:2] for e in got[:2]] == [("stop", "b"), ("stop", "c")]
-    assert got[2:] == [("start", "b"), ("start", "c")]
-    assert log.messages() == []  # a untouched
-    sup.stop()
+    sup = new_sup({"strategy": "rest_for_one"}, [spec(n, log) for n in "abcd"])
+    events(log, 4)
+    a = ref_of(sup, "a")
+    crash(ref_of(sup, "b"))
+    got = events(log, 6)
+    assert got[0][:2] == ("stop", "b")
+    assert got[1:3] == [("stop", "d", "shutdown"), ("stop", "c", "shutdown")]
+    assert got[3:] == [("start", "b"), ("start", "c"), ("start", "d")]
+    assert ref_of(sup, "a") is a and log.messages() == []
+    stop_tree(sup)
 
 
-@pytest.mark.parametrize(
-    ("restart", "reason", "restarted"),
-    [
-        ("permanent", "normal", True),
-        ("permanent", "boom", True),
-        ("transient", "normal", False),
-        ("transient", ("shutdown", "x"), False),
-        ("transient", "boom", True),
-        ("temporary", "boom", False),
-    ],
-)
-def test_restart_types(restart: str, reason: object, restarted: bool) -> None:
+def test_sibling_restarts_drop_temporary_children() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({"intensity": 5}, [spec("a", log, restart=restart), spec("z", log)])
-    events(log, 2)
-    ref_of(sup, "a").tell(("exit", reason))
-    assert log.receive(timeout=WAIT) == ("stop", "a", reason)
-    # z's restart proves the supervisor has handled a's exit before we look.
-    ref_of(sup, "z").tell("crash")
-    assert log.receive(lambda m: m == ("start", "z"), WAIT)
-    starts = [m for m in log.flush() if m == ("start", "a")]
-    assert bool(starts) is restarted
-    ids = [child_id for child_id, _, _, _ in which_children(sup)]
-    assert ("a" in ids) is (restart != "temporary")
-    sup.stop()
+    children = [spec("a", log), spec("t", log, restart="temporary"), spec("c", log)]
+    sup = new_sup({"strategy": "one_for_all"}, children)
+    events(log, 3)
+    crash(ref_of(sup, "c"))
+    got = events(log, 5)
+    assert got[1:3] == [("stop", "t", "shutdown"), ("stop", "a", "shutdown")]
+    assert got[3:] == [("start", "a"), ("start", "c")]
+    assert [c[0] for c in which_children(sup)] == ["a", "c"]
+    stop_tree(sup)
+
+
+def test_simple_one_for_one() -> None:
+    log = Mailbox("log")
+    template = {"id": "w", "start": (Worker.start, ()), "restart": "transient"}
+    sup = new_sup({"strategy": "simple_one_for_one", "intensity": 5}, [template])
+    refs = [start_child(sup, (f"w{i}", log))[1] for i in range(4)]
+    assert events(log, 4) == [("start", f"w{i}") for i in range(4)]
+    crash(refs[1])  # abnormal: restarted with the same extra args
+    assert events(log, 2)[1] == ("start", "w1")
+    assert down_of(refs[2], lambda: refs[2].tell(("exit", "normal"))) == "normal"
+    assert events(log, 1) == [("stop", "w2", "normal")]  # transient, normal: gone
+    kids = which_children(sup)
+    assert [k[0] for k in kids] == ["undefined"] * 3 and refs[2] not in [k[1] for k in kids]
+    assert count_children(sup) == {"specs": 1, "active": 3, "supervisors": 0, "workers": 3}
+    assert terminate_child(sup, "w") == ("error", "not_found")  # by ref only
+    assert terminate_child(sup, refs[0]) == "ok"
+    assert events(log, 1) == [("stop", "w0", "shutdown")]
+    assert restart_child(sup, "w") == ("error", "simple_one_for_one")
+    assert delete_child(sup, "w") == ("error", "simple_one_for_one")
+    assert start_child(sup, {"id": "x", "start": (Worker.start, ())})[1][0] == "bad_extra_args"
+    assert count_children(sup)["active"] == 2
+    stop_tree(sup)
+    assert sorted(e[1] for e in events(log, 2)) == ["w1", "w3"]
+
+
+# -- restart types and intensity -------------------------------------------------------------
+
+NORMAL_REASONS = ["normal", "shutdown", ("shutdown", "x")]
+
+
+@pytest.mark.parametrize("restart", ["permanent", "transient", "temporary"])
+@pytest.mark.parametrize("reason", [*NORMAL_REASONS, "boom"])
+def test_restart_types(restart: str, reason: object) -> None:
+    log = Mailbox("log")
+    sup = new_sup({}, [spec("a", log, restart=restart)])
+    events(log, 1)
+    a = ref_of(sup, "a")
+    assert down_of(a, lambda: a.tell(("exit", reason))) == reason
+    restarted = restart == "permanent" or (restart == "transient" and reason == "boom")
+    kids = which_children(sup)
+    if restart == "temporary":
+        assert kids == []  # its spec is dropped
+    else:
+        assert kids[0][0] == "a" and (kids[0][1] is not None) is restarted
+    assert events(log, 1 + restarted)[1:] == ([("start", "a")] if restarted else [])
+    stop_tree(sup)
+
+
+def test_exits_that_are_not_restarted_do_not_count() -> None:
+    log = Mailbox("log")
+    children = [spec("t", log, restart="temporary"), spec("n", log, restart="transient"),
+                spec("p", log)]
+    sup = new_sup({"intensity": 0}, children)
+    events(log, 3)
+    crash(ref_of(sup, "t"))
+    n = ref_of(sup, "n")
+    down_of(n, lambda: n.tell(("exit", "shutdown")))
+    assert count_children(sup) == {"specs": 2, "active": 1, "supervisors": 0, "workers": 2}
+    # Intensity 0: the first counted restart is one too many.
+    assert down_of(sup, lambda: crash(ref_of(sup, "p"))) == "shutdown"
 
 
 def test_intensity_exceeded_stops_children_in_reverse_and_exits_shutdown() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({"intensity": 1, "period": 60}, [spec("a", log), spec("b", log)])
-    watch = monitor(sup)
-    events(log, 2)
-    ref_of(sup, "b").tell("crash")
-    assert events(log, 2)[1] == ("start", "b")  # first restart: allowed
-    ref_of(sup, "b").tell("crash")  # second within the period: too many
-    got = events(log, 2)
-    assert got[0][:2] == ("stop", "b") and got[1] == ("stop", "a", "shutdown")
-    assert receive("DOWN")[1:] == (watch, "process", sup, "shutdown")
+    sup = new_sup({"intensity": 1, "period": 60}, [spec(n, log) for n in "abcd"])
+    events(log, 4)
+    crash(ref_of(sup, "b"))
+    assert events(log, 2)[1] == ("start", "b")  # one restart is allowed
+    children = descendants(sup)
+    assert down_of(sup, lambda: crash(ref_of(sup, "b"))) == "shutdown"
+    got = events(log, 4)
+    assert got[0][:2] == ("stop", "b")
+    assert got[1:] == [("stop", n, "shutdown") for n in "dca"]
+    assert not any(ref.is_alive() for ref in children)
+
+
+@pytest.mark.parametrize(("later", "survives"), [(5.0, False), (5.5, True)])
+def test_restarts_count_within_the_period(later: float, survives: bool) -> None:
+    log = Mailbox("log")
+    clock = Clock()
+    sup = new_sup({"intensity": 1, "period": 5}, [spec("a", log)], clock=clock)
+    events(log, 1)
+    box = Mailbox()
+    mref = monitor(sup, watcher=box)
+    crash(ref_of(sup, "a"))  # restart 1 at t=0 ...
+    assert ref_of(sup, "a").is_alive()  # ... handled before the clock moves (an ask is later)
+    clock.now = later  # OTP counts a restart still in the period when now =< then + period
+    crash(ref_of(sup, "a"))
+    if survives:
+        assert ref_of(sup, "a").is_alive()  # restarted (an ask to a dead one would raise)
+        crash(ref_of(sup, "a"))  # the second restart at t=5.5: too many
+    assert box.receive(lambda m: m[1] == mref, WAIT)[4] == "shutdown"
 
 
 def test_escalation_through_a_nested_supervisor() -> None:
     log = Mailbox("log")
     inner = {"id": "inner", "type": "supervisor",
              "start": (Supervisor.start, ({"intensity": 0}, [spec("w", log)]))}
-    top = Supervisor.start({"intensity": 3, "period": 60}, [inner, spec("peer", log)])
+    top = new_sup({"intensity": 1, "period": 60}, [spec("peer", log), inner])
     events(log, 2)
-    inner_ref = ref_of(top, "inner")
-    ref_of(inner_ref, "w").tell("crash")  # intensity 0: inner gives up at once
+    peer, first = ref_of(top, "peer"), ref_of(top, "inner")
+    assert down_of(first, lambda: crash(ref_of(first, "w"))) == "shutdown"  # inner gave up
     got = events(log, 2)
-    assert got[0][:2] == ("stop", "w") and got[1] == ("start", "w")  # restarted by top
-    assert ref_of(top, "inner") is not inner_ref
-    top.stop()
+    assert got[0][:2] == ("stop", "w") and got[1] == ("start", "w")  # top restarted inner
+    second = ref_of(top, "inner")
+    assert second is not first and ref_of(top, "peer") is peer
+    # Once more within top's period: top gives up too, and tells whoever watches it.
+    exc = Boom()
+    assert down_of(top, lambda: crash(ref_of(second, "w"), exc)) == "shutdown"
+    assert events(log, 2) == [("stop", "w", exc), ("stop", "peer", "shutdown")]
+    assert not second.is_alive() and not peer.is_alive()
 
 
-def test_shutdown_timeout_falls_back_and_brutal_kill() -> None:
+def test_a_failed_restart_is_tried_again_and_counted() -> None:
     log = Mailbox("log")
-    Stubborn.release.clear()
-    stubborn = {"id": "s", "start": (Stubborn.start, ("s", log)), "shutdown": 50}
-    brutal = spec("k", log, shutdown="brutal_kill")
-    sup = Supervisor.start({}, [stubborn, brutal])
-    events(log, 2)
+    outcomes = ["ok", "fail", "fail", "ok"]
+
+    def flaky() -> Any:
+        if outcomes.pop(0) == "fail":
+            raise Boom("not now")
+        return Worker.start("a", log)
+
+    sup = new_sup({"intensity": 3, "period": 60}, [{"id": "a", "start": (flaky, ())}])
+    events(log, 1)
+    exc = Boom()
+    crash(ref_of(sup, "a"), exc)
+    assert events(log, 2) == [("stop", "a", exc), ("start", "a")]  # after two failed starts
+    assert outcomes == [] and ref_of(sup, "a").is_alive()
+    # Three restarts are spent: the next crash is the fourth.
+    assert down_of(sup, lambda: crash(ref_of(sup, "a"))) == "shutdown"
+
+
+# -- stopping children ----------------------------------------------------------------------
+
+
+def test_shutdown_timeout_falls_back_and_moves_on() -> None:
+    log, gate = Mailbox("log"), threading.Event()
+    try:
+        stubborn = {"id": "s", "start": (Worker.start, ("s", log, gate)), "shutdown": 100}
+        sup = new_sup({"intensity": 0}, [spec("a", log), stubborn, spec("c", log)])
+        events(log, 3)
+        s = ref_of(sup, "s")
+        assert terminate_child(sup, "s", timeout=WAIT) == "ok"  # returned while s still blocks
+        assert events(log, 1) == [("stopping", "s")] and not gate.is_set()
+        assert which_children(sup)[1][:2] == ("s", None)
+        assert down_of(s, gate.set) == "shutdown"
+        assert events(log, 1) == [("stop", "s", "shutdown")]
+        # Its late EXIT was neither a crash (intensity 0) nor a restart.
+        assert which_children(sup)[1][:2] == ("s", None) and log.messages() == []
+        gate.clear()
+        assert restart_child(sup, "s")[0] == "ok"
+        events(log, 1)
+        sup.stop(timeout=WAIT)  # c, then s (given up on after 100 ms), then a
+        assert events(log, 3) == [("stop", "c", "shutdown"), ("stopping", "s"),
+                                  ("stop", "a", "shutdown")]
+    finally:
+        gate.set()
+    assert events(log, 1) == [("stop", "s", "shutdown")]
+
+
+def test_infinity_waits_for_the_clean_up() -> None:
+    log, gate, answers = Mailbox("log"), threading.Event(), Mailbox("answers")
+    sup = new_sup({}, [{"id": "s", "start": (Worker.start, ("s", log, gate)),
+                        "shutdown": "infinity"}])
+    events(log, 1)
+    caller = threading.Thread(target=lambda: answers.send(terminate_child(sup, "s")))
+    try:
+        caller.start()
+        assert events(log, 1) == [("stopping", "s")]
+        # The one timed wait in this file: it proves an absence, never a speed.
+        with pytest.raises(TimeoutError):
+            answers.receive(timeout=0.3)
+    finally:
+        gate.set()
+    assert answers.receive(timeout=WAIT) == "ok"
+    assert events(log, 1) == [("stop", "s", "shutdown")]
+    caller.join(WAIT)
+    stop_tree(sup)
+
+
+def test_brutal_kill_and_timed_shutdown_reasons() -> None:
+    log = Mailbox("log")
+    children = [spec("k", log, shutdown="brutal_kill"), spec("t", log, shutdown=1000),
+                {"id": "p", "start": (Plain.start, ("p", log)), "shutdown": "brutal_kill"}]
+    sup = new_sup({}, children)
+    events(log, 3)
     assert terminate_child(sup, "k") == "ok"
-    assert log.receive(timeout=WAIT) == ("stop", "k", "killed")
-    assert terminate_child(sup, "s") == "ok"  # returned although s still blocks
-    assert log.messages() == []
-    Stubborn.release.set()
-    assert log.receive(timeout=WAIT) == ("stop", "s", "shutdown")
-    sup.stop()
+    assert terminate_child(sup, "t") == "ok"
+    assert terminate_child(sup, "p") == "ok"
+    assert events(log, 3) == [("stop", "k", "killed"), ("stop", "t", "shutdown"), ("stop", "p")]
+    assert count_children(sup)["active"] == 0
+    stop_tree(sup)
 
 
-def test_a_child_that_fails_to_start_fails_the_supervisor() -> None:
+def test_a_child_that_dies_while_being_stopped_is_not_restarted() -> None:
+    log, busy, release = Mailbox("log"), threading.Event(), threading.Event()
+
+    def slow_start() -> Any:  # runs in the supervisor's thread: keeps it busy
+        busy.set()
+        release.wait(WAIT)
+        return Worker.start("slow", log)
+
+    sup = new_sup({"intensity": 0}, [spec("a", log)])
+    events(log, 1)
+    a = ref_of(sup, "a")
+    starting = threading.Thread(
+        target=start_child, args=(sup, {"id": "b", "start": (slow_start, ())}))
+    starting.start()
+    assert busy.wait(WAIT)
+    # White-box: terminate_child's own request, queued without blocking, so that it is
+    # surely ahead of a's EXIT (one thread's messages keep their order).
+    stopping = sup.ask(_Call("terminate_child", ("a",)), block=False)
+    exc = Boom()
+    assert crash(a, exc) is exc
+    release.set()
+    assert stopping.get(timeout=WAIT) == "ok"
+    starting.join(WAIT)
+    assert which_children(sup)[0][:2] == ("a", None)  # not restarted, not counted
+    assert events(log, 2) == [("stop", "a", exc), ("start", "slow")]
+    stop_tree(sup)
+
+
+# -- start failures ---------------------------------------------------------------------------
+
+NO = Boom("no")
+
+
+def _raises() -> Any:
+    raise NO
+
+
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        ((_raises, ()), NO),
+        ((lambda: "not an actor", ()), ("bad_return", "not an actor")),
+        ((BadInit.start, (NO,)), NO),  # OTP's start_link waits for init: so does gunpy
+    ],
+    ids=["raises", "bad_return", "init_fails"],
+)
+def test_a_child_that_fails_to_start_fails_the_supervisor(start: Any, reason: object) -> None:
     log = Mailbox("log")
-    bad = {"id": "bad", "start": (lambda: "not an actor", ())}
-    sup = Supervisor.start({}, [spec("a", log), bad])
-    watch = monitor(sup)
-    reason = receive("DOWN")[4]
-    assert reason == ("shutdown", ("failed_to_start_child", "bad", ("bad_return", "not an actor")))
-    assert events(log, 2) == [("start", "a"), ("stop", "a", "shutdown")]
-    assert watch
+    children = [spec("a", log), spec("b", log), {"id": "bad", "start": start}, spec("c", log)]
+    sup = new_sup({}, children)
+    assert down_of(sup, lambda: None) == ("shutdown", ("failed_to_start_child", "bad", reason))
+    assert events(log, 4) == [("start", "a"), ("start", "b"), ("stop", "b", "shutdown"),
+                              ("stop", "a", "shutdown")]  # c never started
+    assert log.messages() == []
+
+
+def test_a_nested_supervisor_that_fails_to_start_fails_its_parent() -> None:
+    log = Mailbox("log")
+    inner_children = [spec("w", log), {"id": "bad", "start": (_raises, ())}]
+    inner: dict[str, Any] = {"id": "inner", "type": "supervisor",
+             "start": (Supervisor.start, ({}, inner_children))}
+    top = new_sup({"intensity": 10}, [spec("peer", log), inner])
+    inner_reason = ("shutdown", ("failed_to_start_child", "bad", NO))
+    assert down_of(top, lambda: None) == ("shutdown", ("failed_to_start_child", "inner",
+                                                       inner_reason))
+    assert events(log, 4) == [("start", "peer"), ("start", "w"), ("stop", "w", "shutdown"),
+                              ("stop", "peer", "shutdown")]
+
+
+# -- OTP's module functions -----------------------------------------------------------------
 
 
 def test_module_functions() -> None:
     log = Mailbox("log")
-    sup = Supervisor.start({}, [spec("a", log)])
+    sup = new_sup({}, [spec("a", log)])
     events(log, 1)
-    result = start_child(sup, spec("b", log))
-    assert result[0] == "ok" and result[1].is_alive()
-    assert start_child(sup, spec("b", log)) == ("error", ("already_started", result[1]))
-    assert count_children(sup) == {"specs": 2, "active": 2, "supervisors": 0, "workers": 2}
+    ok, b = start_child(sup, spec("b", log))
+    assert ok == "ok" and b.is_alive() and events(log, 1) == [("start", "b")]
+    assert start_child(sup, spec("b", log)) == ("error", ("already_started", b))
+    assert start_child(sup, {"id": "x", "start": (_raises, ())}) == ("error", NO)
+    not_a_spec = ("not", "a spec")
+    assert start_child(sup, not_a_spec) == ("error", ("invalid_child_spec", not_a_spec))
+    with pytest.raises(ValueError, match=r"^restart"):
+        start_child(sup, spec("y", log, restart="often"))
+    sub: dict[str, Any] = {"id": "sub", "type": "supervisor", "start": (Supervisor.start, ({}, []))}
+    assert start_child(sup, sub)[0] == "ok"
+    assert which_children(sup) == [
+        ("a", ref_of(sup, "a"), "worker", ["Worker.start"]),
+        ("b", b, "worker", ["Worker.start"]),
+        ("sub", ref_of(sup, "sub"), "supervisor", ["Supervisor.start"]),
+    ]
+    assert count_children(sup) == {"specs": 3, "active": 3, "supervisors": 1, "workers": 2}
     assert restart_child(sup, "b") == ("error", "running")
     assert delete_child(sup, "b") == ("error", "running")
-    assert terminate_child(sup, "b") == "ok"
+    assert terminate_child(sup, b) == "ok"  # by ref works too
+    assert events(log, 1) == [("stop", "b", "shutdown")]
+    assert terminate_child(sup, "b") == "ok"  # already stopped
     assert start_child(sup, spec("b", log)) == ("error", ("already_present", "b"))
-    assert restart_child(sup, "b")[0] == "ok"
-    assert terminate_child(sup, "b") == "ok"
-    assert delete_child(sup, "b") == "ok"
-    assert terminate_child(sup, "nope") == ("error", "not_found")
-    assert [c[0] for c in which_children(sup)] == ["a"]
-    sup.stop()
+    assert count_children(sup) == {"specs": 3, "active": 2, "supervisors": 1, "workers": 2}
+    ok, b2 = restart_child(sup, "b")
+    assert ok == "ok" and b2 is not b and events(log, 1) == [("start", "b")]
+    assert terminate_child(sup, "b") == "ok" and delete_child(sup, "b") == "ok"
+    events(log, 1)
+    for call in (terminate_child, restart_child, delete_child):
+        assert call(sup, "nope") == ("error", "not_found")
+    assert start_child(sup, spec("t", log, restart="temporary"))[0] == "ok"
+    assert terminate_child(sup, "t") == "ok"  # a temporary child's spec goes with it
+    assert [c[0] for c in which_children(sup)] == ["a", "sub"]
+    events(log, 2)
+    stop_tree(sup)
+    assert events(log, 1) == [("stop", "a", "shutdown")]
 
 
-def test_simple_one_for_one() -> None:
+def test_the_supervisor_cannot_call_itself() -> None:
+    log, sups = Mailbox("log"), list[Ref]()
+
+    def calls_its_supervisor() -> Any:  # start callables run in the supervisor's thread
+        return which_children(sups[0], timeout=WAIT)
+
+    sup = new_sup({}, [])
+    sups.append(sup)
+    result = start_child(sup, {"id": "x", "start": (calls_its_supervisor, ())})
+    assert result[0] == "error" and isinstance(result[1], RuntimeError)
+    assert which_children(sup) == [] and log.messages() == []
+    stop_tree(sup)
+
+
+# -- links and plain pykka children ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["normal", Boom("parent")])
+def test_a_linked_process_that_is_not_a_child_is_the_parent(reason: object) -> None:
     log = Mailbox("log")
-    template = {"id": "w", "start": (Worker.start, ()), "restart": "transient"}
-    sup = Supervisor.start({"strategy": "simple_one_for_one", "intensity": 5}, [template])
-    refs = [start_child(sup, (f"w{i}", log))[1] for i in range(3)]
-    assert events(log, 3) == [("start", "w0"), ("start", "w1"), ("start", "w2")]
-    refs[1].tell("crash")
-    assert log.receive(lambda m: m == ("start", "w1"), WAIT)
-    assert [c[0] for c in which_children(sup)] == ["undefined"] * 3
-    assert terminate_child(sup, refs[0]) == "ok"
-    assert count_children(sup)["active"] == 2
-    sup.stop()
+    parent = Worker.start("parent", log)
+    sup = new_sup({}, [spec("a", log)])
+    link(parent, sup)
+    events(log, 2)
+    down_of(parent, lambda: parent.tell(("exit", reason)))
+    assert events(log, 1) == [("stop", "parent", reason)]
+    if reason == "normal":  # spares a linked process, as in Erlang
+        assert [c[0] for c in which_children(sup)] == ["a"]
+        stop_tree(sup)
+    else:  # OTP: a supervisor dies with its parent, children first
+        assert down_of(sup, lambda: None) is reason
+    assert events(log, 1) == [("stop", "a", "shutdown")]
+
+
+def test_plain_pykka_children_are_seen_to_exit_normal() -> None:
+    log = Mailbox("log")
+    children = [{"id": "p", "start": (Plain.start, ("p", log))},
+                {"id": "t", "start": (Plain.start, ("t", log)), "restart": "transient"}]
+    sup = new_sup({}, children)
+    assert events(log, 2) == [("start", "p"), ("start", "t")]
+    p, t = ref_of(sup, "p"), ref_of(sup, "t")
+    assert down_of(p, lambda: p.tell("crash")) == "normal"  # the crash cannot be seen
+    assert events(log, 1) == [("start", "p")]  # permanent: restarted all the same
+    assert down_of(t, lambda: t.tell("crash")) == "normal"
+    assert which_children(sup)[1][:2] == ("t", None)  # transient: not restarted
+    stop_tree(sup)
+    assert events(log, 1) == [("stop", "p")]
+
+
+# -- Gun's tree --------------------------------------------------------------------------------
 
 
 def test_gun_connections_live_under_gun_conns_sup(echo_server: EchoServer) -> None:
@@ -239,5 +633,6 @@ def test_gun_connections_live_under_gun_conns_sup(echo_server: EchoServer) -> No
     assert unsupervised.actor_ref not in [r for _, r, _, _ in which_children(gun_conns_sup())]
     gun.close(conn)  # terminate_child, as Gun
     gun.close(unsupervised)  # Gun cannot; gunpy can
-    assert not conn.actor_ref.is_alive() and not unsupervised.actor_ref.is_alive()
+    refs = [conn.actor_ref, unsupervised.actor_ref]
+    assert all(ref is not None and not ref.is_alive() for ref in refs)
     assert conn.actor_ref not in [r for _, r, _, _ in which_children(gun_conns_sup())]
