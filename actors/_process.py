@@ -36,6 +36,15 @@ class _LinkDown(NamedTuple):
     reason: object
 
 
+_EXIT_REASON: Final = "_gunpy_exit_reason"
+
+
+def exit_reason_of(target: object) -> object:
+    """The exit reason recorded for a dead ProcessActor or connection, or ``"noproc"``."""
+    ref = getattr(target, "actor_ref", target)
+    return getattr(ref, _EXIT_REASON, "noproc")
+
+
 def is_normal_exit(reason: object) -> bool:
     """True for the reasons that do not count as a crash: normal and shutdown."""
     return (
@@ -68,6 +77,8 @@ class ProcessActor(pykka.ThreadingActor):
         self._links: set[pykka.ActorRef[Any]] = set()
         self._links_lock = threading.Lock()
         self._dead = False
+        self.initialized = threading.Event()
+        """Set once `init` has returned: the actor is started, as OTP's start_link means."""
         _actors[self.actor_urn] = self
 
     # -- hooks for subclasses -------------------------------------------------
@@ -92,6 +103,8 @@ class ProcessActor(pykka.ThreadingActor):
             # pykka calls no hook when on_start fails: report the death here.
             self._died(exc)
             raise
+        if not self._dead:  # an init may also end with self.exit(reason): not started
+            self.initialized.set()
 
     def on_receive(self, message: Any) -> Any:
         """pykka hook: runtime messages (exit, links), then `handle_message`."""
@@ -132,6 +145,9 @@ class ProcessActor(pykka.ThreadingActor):
                 return
             self._dead = True
         self.exit_reason = reason
+        # Kept on the ref too: whoever holds the ref may monitor it after the actor
+        # object is collected, and should still learn why it died.
+        setattr(self.actor_ref, _EXIT_REASON, reason)
         try:
             self.terminate(reason)
         finally:
@@ -181,6 +197,12 @@ def _monitor_set(target: object) -> tuple[MonitorSet, Callable[[], bool] | None]
         return process.monitors, None
     if isinstance(target, Mailbox):
         return target.monitors, (target.is_alive if target.thread is not None else None)
+    ref = getattr(target, "actor_ref", target)
+    if isinstance(ref, pykka.ActorRef) and not ref.is_alive():
+        # Dead, and its ProcessActor (if it was one) already collected.
+        gone = MonitorSet(target)
+        gone.fire(exit_reason_of(ref))
+        return gone, None
     if isinstance(target, pykka.ActorRef):
         # A plain pykka actor cannot report its death: watch its stopped flag.
         monitors = _plain_monitors.get(target.actor_urn)
@@ -227,7 +249,13 @@ def link(a: object, b: object) -> None:
     """
     pa, pb = process_of(a), process_of(b)
     if pa is None or pb is None:
-        raise TypeError("link() needs two gunpy ProcessActors (or connections)")
+        # A dead actor whose object is gone: the live one gets its exit signal now.
+        live, dead = (pb, a) if pa is None else (pa, b)
+        dead_ref = getattr(dead, "actor_ref", dead)
+        if live is None or not isinstance(dead_ref, pykka.ActorRef) or dead_ref.is_alive():
+            raise TypeError("link() needs two gunpy ProcessActors (or connections)")
+        _tell(live.actor_ref, _LinkDown(dead_ref, exit_reason_of(dead_ref)))
+        return
     if not pa.add_link(pb.actor_ref):
         _tell(pb.actor_ref, _LinkDown(pa.actor_ref, pa.exit_reason))
         return

@@ -104,3 +104,22 @@ def test_timers_run_in_deadline_order_and_cancel() -> None:
     scheduler.call_later(0.02, box.send, "second")
     cancelled.cancel()
     assert [box.receive(timeout=5) for _ in range(3)] == ["first", "second", "third"]
+
+
+def test_the_exit_reason_outlives_the_actor_object() -> None:
+    import gc
+
+    from gunpy.actors import gun
+    from tests.peers import ClosedPort
+
+    box = Mailbox.current()
+    ref = Proc.start(Mailbox("log"))
+    ref.stop()
+    gc.collect()
+    mref = monitor(ref)
+    assert box.receive(lambda m: m[:2] == ("DOWN", mref), timeout=5)[4] == "normal"
+    with ClosedPort() as closed:
+        conn = gun.open("127.0.0.1", closed.port, {"retry": 0})
+        assert gun.await_up(conn, 5)[0] == "error"
+    gc.collect()  # the connection's actor object may be gone; its reason is not
+    assert gun.await_up(conn, 5) == ("error", ("down", ("shutdown", "econnrefused")))
