@@ -68,6 +68,13 @@ class Mailbox:
             if self._waiting:
                 self._cond.notify()
 
+    def send_all(self, messages: list[Any]) -> None:
+        """Queue several messages at once, in order: one lock and one wake-up."""
+        with self._cond:
+            self._queue.extend(messages)
+            if self._waiting:
+                self._cond.notify()
+
     def receive(self, match: Match | None = None, timeout: float | None = None) -> Any:
         """Remove and return the first queued message that ``match`` accepts.
 
@@ -166,6 +173,19 @@ class Mailbox:
 
 Destination: TypeAlias = "pykka.ActorRef[Any] | Mailbox"
 """Where messages can be sent: a pykka actor (its ``on_receive``) or a `Mailbox`."""
+
+
+def batch_sender_for(destination: object) -> Callable[[list[Any]], None]:
+    """Like `sender_for`, for a list of messages delivered in order (one wake-up for a Mailbox)."""
+    if isinstance(destination, Mailbox):
+        return destination.send_all
+    send = sender_for(destination)
+
+    def send_each(messages: list[Any]) -> None:
+        for message in messages:
+            send(message)
+
+    return send_each
 
 
 def sender_for(destination: object) -> Callable[[Any], None]:

@@ -35,7 +35,7 @@ from gunpy.actors._events import (
     Upgrade,
     Upgraded,
 )
-from gunpy.actors._mailbox import Mailbox, sender_for
+from gunpy.actors._mailbox import Mailbox, batch_sender_for, sender_for
 from gunpy.actors._session import WebSocketSession, socket_error_reason
 from gunpy.actors._transport import (
     WORKER_THREAD_PREFIX,
@@ -49,6 +49,7 @@ from gunpy.actors._transport import (
     seconds,
     tls_context,
     traced,
+    traced_batch,
 )
 from gunpy.protocol import (
     FrameParser,
@@ -318,8 +319,10 @@ class SocketWorker(threading.Thread):
     ) -> object:
         """Read until the connection ends; return Gun's ``gun_down`` reason."""
         reply = sender_for(reply_to)
+        deliver = batch_sender_for(reply_to)  # all the frames of one read, one wake-up
         if self.opts.trace:
             reply = traced(reply)
+            deliver = traced_batch(reply)
         parser = FrameParser(ws_opts.max_frame_size)
         feed = parser.feed
         recv = sock.recv
@@ -347,25 +350,32 @@ class SocketWorker(threading.Thread):
                 if session.loss_reason is not None:
                     return session.loss_reason
                 return "normal" if session.state != "open" or self._aborted else "closed"
-            delivered = 0
+            messages = []
+            close_frame = None
             for frame in feed(data):
                 kind = frame if frame.__class__ is str else frame[0]
                 if kind == "text" or kind == "binary":
-                    reply(("gun_ws", conn, ref, frame))
-                    delivered += 1
+                    messages.append(("gun_ws", conn, ref, frame))
                 elif kind == "close":
-                    reply(gun_ws(conn, ref, frame))
-                    session.close_received = True
-                    code: int | None = frame[1] if frame.__class__ is tuple else None  # type: ignore[assignment]
-                    # RFC 6455 5.5.1: the reply echoes the peer's code.
-                    session.close(code, tell_actor=False)
-                    return "normal"
+                    messages.append(gun_ws(conn, ref, frame))
+                    close_frame = frame
+                    break
                 else:
                     if kind == "ping":
                         session.pong(b"" if frame == "ping" else frame[1])  # type: ignore[arg-type]
                     if not silence_pings:
-                        reply(gun_ws(conn, ref, frame))
-                        delivered += 1
+                        messages.append(gun_ws(conn, ref, frame))
+            if messages:
+                deliver(messages)
+            if close_frame is not None:
+                session.close_received = True
+                code: int | None = (
+                    close_frame[1] if close_frame.__class__ is tuple else None  # type: ignore[assignment]
+                )
+                # RFC 6455 5.5.1: the reply echoes the peer's code.
+                session.close(code, tell_actor=False)
+                return "normal"
+            delivered = len(messages)
             if parser.error is not None and not failing:
                 failing = True
                 error = parser.error

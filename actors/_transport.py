@@ -79,6 +79,16 @@ def traced(reply: Callable[[Any], None]) -> Callable[[Any], None]:
     return traced
 
 
+def traced_batch(reply: Callable[[Any], None]) -> Callable[[list[Any]], None]:
+    """Batch delivery through a traced single-message `reply`."""
+
+    def deliver(messages: list[Any]) -> None:
+        for message in messages:
+            reply(message)
+
+    return deliver
+
+
 def attempt_reason(exc: BaseException) -> object:
     """Gun's reason for a failed attempt: ``econnrefused``, ``timeout``, ``nxdomain``..."""
     if isinstance(exc, socket.gaierror):
