@@ -92,23 +92,35 @@ class FrameParser:
                 return []
             data = data[self._skip :]
             self._skip = 0
-        if self._buf:
-            self._buf += data
-            if len(self._buf) < self._need:
-                if self._partial_hlen:
-                    self._check_partial_text()
-                return []
-            data = bytes(self._buf)
-            self._buf.clear()
         frames: list[Frame] = []
-        end = self._parse(data, frames)
-        if end < len(data):
-            self._buf += memoryview(data)[end:]
+        view: bytes | memoryview = data
+        if self._buf:
+            missing = self._need - len(self._buf)
+            if self._head_checked and len(data) >= missing:
+                # The frame at the head of _buf completes: parse it alone, then the
+                # rest of `data` in place (large frames span reads; no re-copying).
+                view = memoryview(data)
+                self._buf += view[:missing]
+                with memoryview(self._buf) as head:
+                    self._parse(head, frames)
+                self._buf.clear()
+                view = view[missing:]
+            else:
+                self._buf += data
+                if len(self._buf) < self._need:
+                    if self._partial_hlen:
+                        self._check_partial_text()
+                    return frames
+                view = bytes(self._buf)
+                self._buf.clear()
+        end = self._parse(view, frames)
+        if end < len(view):
+            self._buf += view[end:]
             if self._partial_hlen:
                 self._check_partial_text()
         return frames
 
-    def _parse(self, buf: bytes, out: list[Frame]) -> int:
+    def _parse(self, buf: bytes | memoryview, out: list[Frame]) -> int:
         """Parse complete frames from ``buf`` into ``out``; return where parsing stopped."""
         n = len(buf)
         pos = 0
@@ -159,9 +171,11 @@ class FrameParser:
                         self._decoder = _Utf8Decoder()
                 return pos
             payload = buf[pos + hlen : end]
+            if payload.__class__ is not bytes:
+                payload = bytes(payload)
             pos = end
             if b1 & 0x80:  # masked: only reachable after an error; unmask for the close
-                payload = ABNF.mask(buf[end - length - 4 : end - length], payload)
+                payload = ABNF.mask(bytes(buf[end - length - 4 : end - length]), payload)
             if self.error is not None:
                 out.append(_lenient_close(payload))
                 continue
