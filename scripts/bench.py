@@ -683,10 +683,15 @@ def rt_gunpy(ctx: Ctx, n: int) -> Result:
 
 def rt_raw(ctx: Ctx, n: int, skip_utf8: bool = False) -> Result:
     ws = websocket.create_connection(ctx.server.url + "/echo", skip_utf8_validation=skip_utf8)
+    return rt_blocking(ctx, n, ws, lambda: raw_abort(ws), "websocket-client")
+
+
+def rt_blocking(ctx: Ctx, n: int, ws: Any, abort: Callable[[], None], name: str) -> Result:
+    """Round trips with a client whose send and recv block in this thread; closes ``ws``."""
     samples = [0] * n
     clock = time.perf_counter_ns
     try:
-        with Watchdog(ctx.limit, lambda: raw_abort(ws)):
+        with Watchdog(ctx.limit, abort):
             for _ in range(WARMUP):
                 ws.send(TEXT32)
                 ws.recv()
@@ -698,7 +703,7 @@ def rt_raw(ctx: Ctx, n: int, skip_utf8: bool = False) -> Result:
                 samples[i] = clock() - start
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             if echo != TEXT32:
-                raise BenchError(f"websocket-client: echo {echo!r}")
+                raise BenchError(f"{name}: echo {echo!r}")
     finally:
         ws.close()
     return rt_stats(samples, wall, cpu)
@@ -745,28 +750,7 @@ def rt_raw_reader_thread(ctx: Ctx, n: int) -> Result:
 
 def rt_websockets(ctx: Ctx, n: int) -> Result:
     ws = websockets_connect_plain(ctx.server.url + "/echo")
-    samples = [0] * n
-    clock = time.perf_counter_ns
-    try:
-        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
-            for _ in range(WARMUP):
-                ws.send(TEXT32)
-                ws.recv()
-            cpu, wall = time.process_time(), time.perf_counter()
-            for i in range(n):
-                start = clock()
-                ws.send(TEXT32)
-                echo = ws.recv()
-                samples[i] = clock() - start
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if echo != TEXT32:
-                raise BenchError(f"websockets: echo {echo!r}")
-    finally:
-        ws.close()
-    return rt_stats(samples, wall, cpu)
-
-
-# -- (b) receive ------------------------------------------------------------------------
+    return rt_blocking(ctx, n, ws, lambda: websockets_abort(ws), "websockets")
 
 
 def throughput(n: int, size: int, wall: float, cpu: float, unit: str) -> Result:
