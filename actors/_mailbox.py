@@ -43,6 +43,7 @@ class Mailbox:
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[Any] = deque()
         self._waiting = 0
+        self._removals = 0  # bumped by every removal: a waiting selective receive rescans
         self.thread: threading.Thread | None = None
         """The thread whose mailbox this is, for mailboxes made by `current`."""
         self.monitors = MonitorSet(self)
@@ -85,13 +86,17 @@ class Mailbox:
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
         with self._cond:
+            removals = self._removals
             while True:
                 queue = self._queue
+                if self._removals != removals:  # someone took messages: positions moved
+                    removals, scanned = self._removals, 0
                 if queue and type(queue[0]) is _Barrier:
                     self._run_barriers()
                     scanned = 0
                 if match is None:
                     if queue:
+                        self._removals += 1
                         return queue.popleft()
                 else:
                     # Messages before `scanned` were already refused by `match`.
@@ -99,6 +104,7 @@ class Mailbox:
                         message = queue[index]
                         if type(message) is not _Barrier and match(message):
                             del queue[index]
+                            self._removals += 1
                             return message
                     scanned = len(queue)
                 if deadline is None:
@@ -126,6 +132,7 @@ class Mailbox:
                 else:
                     kept.append(message)
             self._queue = kept
+            self._removals += 1
             if kept and type(kept[0]) is _Barrier:
                 self._run_barriers()
             return removed
@@ -143,6 +150,7 @@ class Mailbox:
         queue = self._queue
         while queue and type(queue[0]) is _Barrier:
             barrier = queue.popleft()
+            self._removals += 1
             try:
                 barrier.callback()
             except Exception:

@@ -57,6 +57,10 @@ def parse_close_payload(payload: bytes) -> tuple[int, str] | None:
 def build_close_payload(code: int | None, reason: str | bytes = b"") -> bytes:
     """The payload of a close frame we send; raises ValueError if it breaks RFC 6455."""
     reason_bytes = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
+    try:
+        reason_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("a close reason must be UTF-8 (RFC 6455 8.1)") from None
     if code is None:
         if reason_bytes:
             raise ValueError("a close reason needs a close code")

@@ -148,11 +148,13 @@ class FrameParser:
                 hlen += 4
             opcode = b0 & 0x0F
             fin = b0 & 0x80
+            faulty = False  # this very frame broke the rules: never returned, even a close
             if self.error is None and not (pos == 0 and head_checked):
                 fault = self._header_fault(b0, b1, opcode, length)
                 if fault is not None:
                     self._fail(fault.code, fault.message)
-            if self.error is not None and (opcode != OP_CLOSE or length > 125):
+                    faulty = True
+            if self.error is not None and (faulty or opcode != OP_CLOSE or length > 125):
                 # Drop the payload without buffering it.
                 if n - pos - hlen < length:
                     self._skip = length - (n - pos - hlen)

@@ -10,10 +10,11 @@ RFC 6455 section 4.1).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gunpy.protocol._messages import Headers
 
-HeadersIn = Mapping[object, object] | Iterable[tuple[object, object]]
+HeadersIn = Mapping[Any, object] | Iterable[tuple[object, object]]
 
 
 class InvalidRequestHeader(ValueError):

@@ -116,7 +116,7 @@ def _mapping(key: str, value: object) -> Mapping[str, Any]:
 def check_ws_options(opts: Mapping[str, Any] | None, scope: str = "ws_opts") -> WsOptions:
     """Validate a ``ws_opts`` dict; return it with Gun's defaults filled in."""
     values: dict[str, Any] = {}
-    for key, value in _mapping(scope, opts or {}).items():
+    for key, value in _mapping(scope, {} if opts is None else opts).items():
         name = f"{scope}.{key}"
         if key == "closing_timeout" or key in ("keepalive", "keepalive_timeout"):
             values[key] = _timeout(name, value, minimum=1)
@@ -204,7 +204,13 @@ _TLS_KEYS: Final = {
 
 
 def _tls_opts(value: object) -> Mapping[str, Any]:
-    opts = dict(value) if isinstance(value, list) else _mapping("tls_opts", value)
+    if isinstance(value, list):
+        try:
+            opts: Mapping[str, Any] = dict(value)
+        except (TypeError, ValueError):
+            raise OptionsError("tls_opts", value, "must be a dict or a list of pairs") from None
+    else:
+        opts = _mapping("tls_opts", value)
     for key, item in opts.items():
         if key not in _TLS_KEYS:
             raise OptionsError(f"tls_opts.{key}", item, "unknown option")
