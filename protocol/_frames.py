@@ -62,13 +62,16 @@ class FrameParser:
     `feed` returns every complete frame found, in order: text and binary
     messages (reassembled), pings, pongs and closes. When the server breaks
     the protocol, `feed` still returns the frames that came before the fault
-    and sets `error`; from then on only a close frame is returned, so the
-    caller can finish the closing handshake.
+    and sets `error`; from then on it returns nothing at all (RFC 6455 7.1.7:
+    no further data is processed). A close frame the server sends after the
+    fault only sets `closed_after_error`, so the caller can end the closing
+    handshake without acting on anything the server said after its fault.
     """
 
     def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         self.max_frame_size = max_frame_size
         self.error: ProtocolError | None = None
+        self.closed_after_error = False
         self._buf = bytearray()
         self._need = 0  # bytes _buf must hold before parsing can progress
         self._skip = 0  # payload bytes still to drop (after an error)
@@ -176,10 +179,8 @@ class FrameParser:
             if payload.__class__ is not bytes:
                 payload = bytes(payload)
             pos = end
-            if b1 & 0x80:  # masked: only reachable after an error; unmask for the close
-                payload = ABNF.mask(bytes(buf[end - length - 4 : end - length]), payload)
             if self.error is not None:
-                out.append(_lenient_close(payload))
+                self.closed_after_error = True  # a close after the fault: nothing else
                 continue
             if opcode == OP_TEXT:
                 if fin and not self._checked:
@@ -305,14 +306,6 @@ class FrameParser:
         self._checked += len(chunk)
 
 
-def _lenient_close(payload: bytes) -> Frame:
-    """A close frame received after a protocol error, decoded as far as it goes."""
-    try:
-        parsed = parse_close_payload(payload)
-    except CloseError:
-        return "close"
-    return "close" if parsed is None else ("close", parsed[0], parsed[1])
-
 
 _OPCODES: Final = {"text": OP_TEXT, "binary": OP_BINARY, "ping": OP_PING, "pong": OP_PONG}
 
@@ -376,3 +369,18 @@ def masked_frame(payload: bytes, opcode: int) -> bytes:
     """One complete client frame (FIN set, masked) via websocket-client's ABNF."""
     wire: bytes = ABNF(1, 0, 0, 0, opcode, 1, payload).format()
     return wire
+
+
+def encode_frames(frames: object) -> list[tuple[bytes, bool]]:
+    """Encode a frame or a list of frames; a close ends the list, as in Gun.
+
+    Raises FrameError, before anything is sent, if any frame is not valid.
+    """
+    items = frames if isinstance(frames, list) else [frames]
+    encoded = []
+    for frame in items:
+        wire, is_close = encode_frame(frame)
+        encoded.append((wire, is_close))
+        if is_close:
+            break
+    return encoded

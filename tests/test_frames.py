@@ -435,10 +435,9 @@ def test_invalid_utf8_fails_in_the_chunk_that_carries_it() -> None:
     assert parser.error is None
     assert parser.feed(data[bad_at - 3 : bad_at + 1]) == []
     assert code(parser) == 1007
-    # The rest of the bad frame is dropped; a close after it still comes out.
-    assert parser.feed(data[bad_at + 1 :] + frame(OP_CLOSE, close_payload(1000))) == [
-        ("close", 1000, "")
-    ]
+    # The rest of the bad frame is dropped; a close after it is only noted.
+    assert parser.feed(data[bad_at + 1 :] + frame(OP_CLOSE, close_payload(1000))) == []
+    assert parser.closed_after_error
 
 
 def test_invalid_utf8_fails_fast_when_the_header_came_alone() -> None:
@@ -518,7 +517,7 @@ def test_frames_before_a_fault_in_the_same_chunk_as_a_partial_bad_frame() -> Non
     assert code(parser) == 1007
 
 
-def test_after_an_error_data_is_dropped_but_a_close_is_returned() -> None:
+def test_after_an_error_nothing_is_returned_and_a_close_is_noted() -> None:
     data = (
         frame(OP_TEXT, b"before")
         + frame(OP_BINARY, b"x", rsv=4)
@@ -528,15 +527,18 @@ def test_after_an_error_data_is_dropped_but_a_close_is_returned() -> None:
         + frame(OP_PONG, b"")
         + frame(OP_CLOSE, close_payload(1000, b"bye"))
     )
-    expected = [("text", "before"), ("close", 1000, "bye")]
+    expected = [("text", "before")]
     frames, parser = parse(data)
     assert frames == expected
     assert code(parser) == 1002
+    assert parser.closed_after_error
     for cut in (5, 20, 60, 1000, len(data) - 3):
         chunked = FrameParser()
         assert feed_chunks(chunked, data, [cut]) == expected, cut
+        assert chunked.closed_after_error, cut
     chunked = FrameParser()
     assert feed_chunks(chunked, data, list(range(1000, len(data), 1000))) == expected
+    assert chunked.closed_after_error
 
 
 def test_after_an_error_a_second_fault_does_not_replace_the_first() -> None:
@@ -547,7 +549,9 @@ def test_after_an_error_a_second_fault_does_not_replace_the_first() -> None:
     assert parser.feed(frame(OP_CONT, b"x") + frame(OP_PING, b"p" * 126)) == []
     assert parser.error is first
     assert code(parser) == 1007
-    assert parser.feed(frame(OP_CLOSE, b"")) == ["close"]
+    assert not parser.closed_after_error
+    assert parser.feed(frame(OP_CLOSE, b"")) == []
+    assert parser.closed_after_error
 
 
 def test_after_an_error_a_data_frame_split_over_reads_is_dropped() -> None:
@@ -557,7 +561,9 @@ def test_after_an_error_a_data_frame_split_over_reads_is_dropped() -> None:
     big = frame(OP_BINARY, b"b" * 10_000)
     assert parser.feed(big[:3000]) == []
     assert parser.feed(big[3000:]) == []
-    assert parser.feed(frame(OP_CLOSE, close_payload(1002))) == [("close", 1002, "")]
+    assert not parser.closed_after_error
+    assert parser.feed(frame(OP_CLOSE, close_payload(1002))) == []
+    assert parser.closed_after_error
 
 
 def test_after_an_error_a_fragmented_message_is_abandoned() -> None:
@@ -566,7 +572,8 @@ def test_after_an_error_a_fragmented_message_is_abandoned() -> None:
     assert out == []
     assert code(parser) == 1002
     assert parser.feed(frame(OP_CONT, b" done")) == []
-    assert parser.feed(frame(OP_CLOSE, b"")) == ["close"]
+    assert parser.feed(frame(OP_CLOSE, b"")) == []
+    assert parser.closed_after_error
 
 
 @pytest.mark.parametrize(

@@ -96,8 +96,9 @@ def test_parser_refuses_with_the_right_code(data: bytes, code: int) -> None:
     before = frame(0x1, b"first")
     assert parser.feed(before + data) == [("text", "first")]  # what came before is kept
     assert parser.error is not None and parser.error.code == code
-    # After the fault only a close frame still comes out.
-    assert parser.feed(frame(0x1, b"dropped") + frame(0x8, b"")) == ["close"]
+    # After the fault nothing comes out; a close is only noted.
+    assert parser.feed(frame(0x1, b"dropped") + frame(0x8, b"")) == []
+    assert parser.closed_after_error
 
 
 def test_utf8_fails_in_the_chunk_that_carries_the_bad_byte() -> None:
