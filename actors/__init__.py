@@ -1,17 +1,23 @@
-"""gunpy.actors: Gun's connection as a pykka actor, mailboxes and the runtime.
+"""gunpy.actors: an Erlang-style runtime on pykka, and Gun's connection built on it.
+
+The runtime (no Gun knowledge):
+
+- `Mailbox`: an Erlang mailbox with selective receive, for plain threads.
+- `ProcessActor`, `monitor`, `demonitor`, `link`, `exit`, `Exit`,
+  `is_normal_exit`: Erlang process semantics (exit reasons, ``DOWN`` and
+  ``EXIT`` messages) on pykka.
+
+The connection (``gunpy.actors.gun``):
 
 - `gun`: Gun's API (``gun.open``, ``gun.ws_upgrade``, ``gun.await_`` ...).
-- `Mailbox`: an Erlang mailbox with selective receive, for plain threads.
-- `WebsocketClient`: callbacks, automatic re-upgrade after reconnects.
-- `ProcessActor`, `monitor`, `demonitor`, `link`, `exit`: Erlang process
-  semantics (exit reasons, ``DOWN`` and ``EXIT`` messages) on pykka.
+- `ConnectionRef`: the ``conn`` of every message.
+- `WebsocketClient`, `SendQueueFull`: callbacks, re-upgrade after reconnects.
 """
 
+# The connection comes after the runtime: gunpy.supervision, which it uses,
+# needs the runtime above.
 from gunpy.actors import gun
-from gunpy.actors._client import SendQueueFull, WebsocketClient, parse_ws_url
-from gunpy.actors._connection import ConnectionActor
-from gunpy.actors._connection_ref import ConnectionRef, owner_down_reason
-from gunpy.actors._mailbox import Destination, Mailbox, sender_for
+from gunpy.actors._mailbox import Destination, Mailbox
 from gunpy.actors._process import (
     Exit,
     ProcessActor,
@@ -20,20 +26,17 @@ from gunpy.actors._process import (
     is_normal_exit,
     link,
     monitor,
-    process_of,
 )
-from gunpy.actors._scheduler import Scheduler, Timer, scheduler
+from gunpy.actors.gun._client import SendQueueFull, WebsocketClient
+from gunpy.actors.gun._ref import ConnectionRef
 
 __all__ = [
-    "ConnectionActor",
     "ConnectionRef",
     "Destination",
     "Exit",
     "Mailbox",
     "ProcessActor",
-    "Scheduler",
     "SendQueueFull",
-    "Timer",
     "WebsocketClient",
     "demonitor",
     "exit",
@@ -41,9 +44,4 @@ __all__ = [
     "is_normal_exit",
     "link",
     "monitor",
-    "owner_down_reason",
-    "parse_ws_url",
-    "process_of",
-    "scheduler",
-    "sender_for",
 ]

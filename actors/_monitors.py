@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from gunpy.actors._scheduler import scheduler
-from gunpy.protocol import Ref, down
+from gunpy.protocol import Ref
+from gunpy.protocol._messages import down
 
 POLL_INTERVAL: Final = 0.05
 

@@ -20,7 +20,8 @@ import pykka
 
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._monitors import MonitorSet, poller, remove_monitor
-from gunpy.protocol import Ref, exit_signal
+from gunpy.protocol import Ref
+from gunpy.protocol._messages import exit_signal
 
 
 class Exit(NamedTuple):

@@ -1,47 +1,45 @@
 """gunpy.protocol: Gun's data and rules, free of threads and sockets.
 
-Message shapes, WebSocket frames (a sans-I/O parser and encoder), close codes,
-the upgrade's checks and the option schemas with Gun's defaults.
+- `ClientConnection`: one connection's every rule (the HTTP/1.1 upgrade on
+  h11, WebSocket frames, closing, flow), bytes in and events out.
+- `FrameParser`, `encode_frame`: WebSocket frames, sans-I/O.
+- The shapes users match on (`Frame`, `Headers`, `Message`, `Ref`), the
+  option schemas with Gun's defaults (`OpenOptions`, `WsOptions`,
+  `HttpOptions`) and the exceptions a caller may see.
 """
 
-from gunpy.protocol._close import (
-    CloseError,
-    build_close_payload,
-    is_sendable_close_code,
-    parse_close_payload,
+from gunpy.protocol._close import CloseError
+from gunpy.protocol._connection import (
+    ClientConnection,
+    CloseSent,
+    ConnState,
+    Deliver,
+    Event,
+    SendOutcome,
+    StateName,
+    Upgraded,
+    UpgradeRequest,
 )
 from gunpy.protocol._frames import (
-    DEFAULT_MAX_FRAME_SIZE,
     FrameError,
     FrameParser,
     ProtocolError,
     encode_frame,
+    encode_frames,
 )
 from gunpy.protocol._handshake import (
     HandshakeError,
+    InvalidRequest,
     InvalidRequestHeader,
-    check_upgrade_response,
-    host_header,
-    normalize_headers,
+    InvalidRequestTarget,
 )
 from gunpy.protocol._messages import (
     BADSTATE_NOT_WS,
-    BADSTATE_SET_OWNER_CLOSING,
     BADSTATE_WS_ONLY,
     Fin,
     Frame,
     Headers,
     Message,
-    down,
-    exit_signal,
-    gun_conn_error,
-    gun_data,
-    gun_down,
-    gun_response,
-    gun_stream_error,
-    gun_up,
-    gun_upgrade,
-    gun_ws,
 )
 from gunpy.protocol._options import (
     HttpOptions,
@@ -49,19 +47,20 @@ from gunpy.protocol._options import (
     OptionsError,
     Timeout,
     WsOptions,
-    check_http_options,
     check_open_options,
     check_ws_options,
-    is_ip_address,
 )
 from gunpy.protocol._refs import Ref
 
 __all__ = [
     "BADSTATE_NOT_WS",
-    "BADSTATE_SET_OWNER_CLOSING",
     "BADSTATE_WS_ONLY",
-    "DEFAULT_MAX_FRAME_SIZE",
+    "ClientConnection",
     "CloseError",
+    "CloseSent",
+    "ConnState",
+    "Deliver",
+    "Event",
     "Fin",
     "Frame",
     "FrameError",
@@ -69,33 +68,22 @@ __all__ = [
     "HandshakeError",
     "Headers",
     "HttpOptions",
+    "InvalidRequest",
     "InvalidRequestHeader",
+    "InvalidRequestTarget",
     "Message",
     "OpenOptions",
     "OptionsError",
     "ProtocolError",
     "Ref",
+    "SendOutcome",
+    "StateName",
     "Timeout",
+    "UpgradeRequest",
+    "Upgraded",
     "WsOptions",
-    "build_close_payload",
-    "check_http_options",
     "check_open_options",
-    "check_upgrade_response",
     "check_ws_options",
-    "down",
     "encode_frame",
-    "exit_signal",
-    "gun_conn_error",
-    "gun_data",
-    "gun_down",
-    "gun_response",
-    "gun_stream_error",
-    "gun_up",
-    "gun_upgrade",
-    "gun_ws",
-    "host_header",
-    "is_ip_address",
-    "is_sendable_close_code",
-    "normalize_headers",
-    "parse_close_payload",
+    "encode_frames",
 ]

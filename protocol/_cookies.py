@@ -1,20 +1,16 @@
-"""Cookies for the upgrade request, kept in a standard ``http.cookiejar.CookieJar``.
+"""Cookies for requests, kept in a standard ``http.cookiejar.CookieJar``.
 
 Gun's ``cookie_store`` sends matching cookies with each request and stores the
 ones the server sets; gunpy does the same with the jar given as the
-``cookie_store`` option. websocket-client hands back response headers as a
-dict that joins several ``Set-Cookie`` values with "; ", so each value is
-split again at the start of every ``name=`` that is not a known attribute.
+``cookie_store`` option. Every ``set-cookie`` header of a response is stored
+as the server sent it (h11 keeps repeated headers apart).
 """
 
 from __future__ import annotations
 
 import email.message
-import re
 import urllib.request
 from http.cookiejar import CookieJar
-
-_ATTRIBUTES = {"expires", "max-age", "domain", "path", "secure", "httponly", "samesite"}
 
 
 def request_url(transport: str, host: str, port: int, path: str) -> str:
@@ -32,18 +28,6 @@ def cookie_header(jar: CookieJar, url: str) -> str | None:
     return value
 
 
-def split_set_cookie(joined: str) -> list[str]:
-    """Undo websocket-client's "; " join of several Set-Cookie headers."""
-    cookies: list[str] = []
-    for part in re.split(r";\s*", joined):
-        name = part.split("=", 1)[0].strip().lower()
-        if cookies and (name in _ATTRIBUTES or "=" not in part):
-            cookies[-1] += "; " + part
-        elif part:
-            cookies.append(part)
-    return cookies
-
-
 class _Response:
     """The shape ``CookieJar.extract_cookies`` reads: an ``info()`` with the headers."""
 
@@ -56,10 +40,10 @@ class _Response:
         return self._message
 
 
-def store_cookies(jar: CookieJar, url: str, set_cookie: str | None) -> None:
-    """Store the cookies of a (possibly joined) ``Set-Cookie`` value set by ``url``."""
-    if set_cookie:
+def store_cookies(jar: CookieJar, url: str, set_cookies: list[str]) -> None:
+    """Store the cookies of the ``set-cookie`` header values of a response from ``url``."""
+    if set_cookies:
         jar.extract_cookies(
-            _Response(split_set_cookie(set_cookie)),  # type: ignore[arg-type]
+            _Response(set_cookies),  # type: ignore[arg-type]
             urllib.request.Request(url),
         )

@@ -63,8 +63,7 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websockets_connect
 
-from gunpy.actors import Mailbox, gun
-from gunpy.actors._connection_ref import ConnectionRef
+from gunpy.actors import ConnectionRef, Mailbox, gun
 from gunpy.protocol import Frame, Ref
 
 ROOT = Path(__file__).resolve().parent.parent

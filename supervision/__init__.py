@@ -16,6 +16,10 @@
 - `gun_sup` / `gun_conns_sup`: Gun's own tree, which holds supervised connections.
 """
 
+# The runtime this package builds on lives in gunpy.actors, whose face also
+# exports the connection built on this package: load that face first, so that
+# its modules find ours complete whichever package a program imports first.
+import gunpy.actors  # noqa: F401
 from gunpy.supervision._child_spec import ChildSpec, SupFlags, check_child_spec, check_flags
 from gunpy.supervision._gun_sup import gun_conns_sup, gun_sup
 from gunpy.supervision._retry import (

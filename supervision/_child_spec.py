@@ -18,7 +18,6 @@ from typing import Any, Final, Literal, get_args
 import pykka
 from pykka.messages import ProxyGetAttr
 
-# The private modules: gunpy.actors itself imports gunpy.supervision (the retry rule).
 from gunpy.actors._process import Exit, ProcessActor, process_of
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"]

@@ -3,12 +3,15 @@
 ``gun.open`` with ``supervise`` true (the default) starts each connection as a
 temporary child of ``gun_conns_sup``, as Gun does: OTP never restarts a
 connection (Gun's retry rule is its only "restart"), and ``gun.close`` is
-``terminate_child``. The tree starts on first use.
+``terminate_child``. The tree starts on first use. It knows nothing of the
+connection: ``start_child`` passes the start function first, then its
+arguments, so the layers run one way (connection -> supervision -> runtime).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -19,11 +22,14 @@ _lock = threading.Lock()
 _tree: dict[str, pykka.ActorRef[Any]] = {}
 
 
-def _conns_sup_spec() -> dict[str, Any]:
-    from gunpy.actors._connection import ConnectionActor  # gunpy.actors imports us
+def _start_connection(start: Callable[..., Any], *args: Any) -> Any:
+    """The child start of ``gun_conns_sup``: ``start(*args)``."""
+    return start(*args)
 
+
+def _conns_sup_spec() -> dict[str, Any]:
     flags = {"strategy": "simple_one_for_one"}
-    gun = {"id": "gun", "start": (ConnectionActor.start, ()), "restart": "temporary"}
+    gun = {"id": "gun", "start": (_start_connection, ()), "restart": "temporary"}
     start = (Supervisor.start, (flags, [gun]))
     return {"id": "gun_conns_sup", "start": start, "type": "supervisor"}
 

@@ -10,7 +10,8 @@ import pytest
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection
 
-from gunpy.actors import Mailbox, SendQueueFull, WebsocketClient, monitor, parse_ws_url
+from gunpy.actors import Mailbox, SendQueueFull, WebsocketClient, monitor
+from gunpy.actors.gun._client import parse_ws_url
 from gunpy.protocol import OptionsError
 from tests.helpers import WAIT, receive
 from tests.peers import EchoServer

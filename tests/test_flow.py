@@ -6,7 +6,7 @@ import socket
 import threading
 
 from gunpy.actors import Mailbox, gun
-from gunpy.actors._socket_worker import RECV_SIZE
+from gunpy.actors.gun._io import RECV_SIZE
 from tests.helpers import WAIT, exit_reason, open_ws, receive
 from tests.peers import (
     LeakCheck,

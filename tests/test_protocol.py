@@ -11,21 +11,21 @@ import pytest
 
 from gunpy.protocol import (
     BADSTATE_NOT_WS,
-    BADSTATE_SET_OWNER_CLOSING,
     BADSTATE_WS_ONLY,
     CloseError,
-    HandshakeError,
     HttpOptions,
     InvalidRequestHeader,
     OpenOptions,
     OptionsError,
     Ref,
     WsOptions,
-    build_close_payload,
-    check_http_options,
     check_open_options,
-    check_upgrade_response,
     check_ws_options,
+)
+from gunpy.protocol._close import build_close_payload, is_sendable_close_code, parse_close_payload
+from gunpy.protocol._handshake import host_header, normalize_headers
+from gunpy.protocol._messages import (
+    BADSTATE_SET_OWNER_CLOSING,
     down,
     exit_signal,
     gun_conn_error,
@@ -36,12 +36,8 @@ from gunpy.protocol import (
     gun_up,
     gun_upgrade,
     gun_ws,
-    host_header,
-    is_ip_address,
-    is_sendable_close_code,
-    normalize_headers,
-    parse_close_payload,
 )
+from gunpy.protocol._options import check_http_options, is_ip_address
 
 MiB = 1024 * 1024
 
@@ -544,46 +540,6 @@ def test_normalize_headers_refuses_cr_lf(headers: Any) -> None:
 )
 def test_host_header(host: str, port: int, transport: str, expected: str) -> None:
     assert host_header(host, port, transport) == expected
-
-
-def test_check_upgrade_response_without_protocol_or_extension() -> None:
-    headers = [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", "x")]
-    assert check_upgrade_response(headers, ()) is None
-    # Gun: no answer header means the default handler, even if protocols were offered.
-    assert check_upgrade_response(headers, ("chat",)) is None
-
-
-def test_check_upgrade_response_returns_the_chosen_protocol() -> None:
-    headers = [("upgrade", "websocket"), ("sec-websocket-protocol", "superchat")]
-    assert check_upgrade_response(headers, ("chat", "superchat")) == "superchat"
-    assert check_upgrade_response([("sec-websocket-protocol", " chat ")], ("chat",)) == "chat"
-
-
-@pytest.mark.parametrize(
-    ("headers", "offered"),
-    [
-        ([("sec-websocket-protocol", "chat")], ()),
-        ([("sec-websocket-protocol", "other")], ("chat", "superchat")),
-        ([("sec-websocket-protocol", "Chat")], ("chat",)),  # case-sensitive
-        ([("sec-websocket-protocol", "chat, superchat")], ("chat", "superchat")),
-        ([("sec-websocket-extensions", "permessage-deflate")], ()),
-        ([("sec-websocket-extensions", "x-custom; a=1")], ("chat",)),
-        (
-            [
-                ("sec-websocket-protocol", "chat"),
-                ("sec-websocket-extensions", "permessage-deflate"),
-            ],
-            ("chat",),
-        ),
-    ],
-)
-def test_check_upgrade_response_refuses(headers: list[tuple[str, str]], offered: Any) -> None:
-    with pytest.raises(HandshakeError):
-        check_upgrade_response(headers, offered)
-
-
-def test_empty_extensions_header_is_no_extension() -> None:
-    assert check_upgrade_response([("sec-websocket-extensions", "  ")], ()) is None
 
 
 # -- messages ---------------------------------------------------------------------------------

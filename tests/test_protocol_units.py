@@ -11,18 +11,14 @@ import pytest
 from gunpy.protocol import (
     FrameError,
     FrameParser,
-    HandshakeError,
     InvalidRequestHeader,
     OptionsError,
     check_open_options,
-    check_upgrade_response,
     check_ws_options,
     encode_frame,
-    host_header,
-    is_sendable_close_code,
-    normalize_headers,
 )
-from gunpy.protocol._cookies import split_set_cookie
+from gunpy.protocol._close import is_sendable_close_code
+from gunpy.protocol._handshake import host_header, normalize_headers
 from tests.peers import encode_server_frame as frame
 
 
@@ -204,13 +200,3 @@ def test_headers_and_handshake_rules() -> None:
     assert host_header("example.com", 443, "tls") == "example.com"
     assert host_header("example.com", 443, "tcp") == "example.com:443"
     assert host_header("::1", 8080, "tcp") == "[::1]:8080"
-    assert check_upgrade_response([("sec-websocket-protocol", "echo")], ("echo",)) == "echo"
-    with pytest.raises(HandshakeError):
-        check_upgrade_response([("sec-websocket-protocol", "Echo")], ("echo",))
-    with pytest.raises(HandshakeError):
-        check_upgrade_response([("sec-websocket-extensions", "permessage-deflate")], ())
-
-
-def test_set_cookie_values_joined_by_websocket_client_are_split_again() -> None:
-    joined = "a=1; Path=/; HttpOnly; b=2; Max-Age=60"
-    assert split_set_cookie(joined) == ["a=1; Path=/; HttpOnly", "b=2; Max-Age=60"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gunpy.actors import Mailbox, ProcessActor, demonitor, link, monitor, scheduler
+from gunpy.actors import Mailbox, ProcessActor, demonitor, link, monitor
+from gunpy.actors._scheduler import scheduler
 
 
 def test_barrier_runs_when_the_reader_next_looks() -> None:

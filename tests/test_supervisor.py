@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import pykka
 import pytest
 
-from gunpy.actors import Mailbox, ProcessActor, gun, link, monitor, process_of
+from gunpy.actors import Mailbox, ProcessActor, gun, link, monitor
+from gunpy.actors._process import process_of
 from gunpy.supervision import (
     ChildSpec,
     Supervisor,

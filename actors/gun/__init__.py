@@ -24,27 +24,34 @@ from typing import Any
 
 import pykka
 
-from gunpy.actors._connection import ConnectionActor
-from gunpy.actors._connection_ref import ConnectionRef
-from gunpy.actors._events import Info, SetOwner, Shutdown, StreamError, WsSend, WsUpgrade
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._process import Exit, demonitor, link, monitor, process_of
-from gunpy.actors._session import encode_frames
+from gunpy.actors.gun._commands import Info, SetOwner, Shutdown, StreamError, WsSend, WsUpgrade
+from gunpy.actors.gun._connection import ConnectionActor
+from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import (
     Frame,
     FrameError,
+    InvalidRequest,
     InvalidRequestHeader,
+    InvalidRequestTarget,
     OptionsError,
     Ref,
+    SendOutcome,
+    UpgradeRequest,
     check_open_options,
     check_ws_options,
-    normalize_headers,
+    encode_frames,
 )
-from gunpy.protocol._handshake import HeadersIn
+from gunpy.protocol._handshake import HeadersIn, check_path, normalize_headers
+from gunpy.supervision._gun_sup import gun_conns_sup
+from gunpy.supervision._supervisor import start_child, terminate_child
 
 __all__ = [
     "ConnectionRef",
+    "InvalidRequest",
     "InvalidRequestHeader",
+    "InvalidRequestTarget",
     "OptionsError",
     "await_",
     "await_body",
@@ -81,9 +88,8 @@ def open(
     conn = ConnectionRef(host, port, options)
     if options.supervise:
         # Gun's tree: a temporary child of gun_conns_sup; the owner is only monitored.
-        from gunpy.supervision import gun_conns_sup, start_child
-
-        result = start_child(gun_conns_sup(), (conn, host, port, options, owner))
+        args = (ConnectionActor.start, conn, host, port, options, owner)
+        result = start_child(gun_conns_sup(), args)
         if result[0] != "ok":
             raise RuntimeError(f"gun_conns_sup could not start the connection: {result[1]!r}")
     else:
@@ -110,14 +116,19 @@ def ws_upgrade(
     """Ask to upgrade to WebSocket; return the stream ref at once.
 
     The stream's reply_to (the owner unless ``ws_opts["reply_to"]``) then gets
-    ``gun_upgrade``, or ``gun_response``/``gun_data`` if the server refused,
-    or ``gun_error``. ``ws_opts`` replaces the connection's ``ws_opts``, as in
-    Gun. Raises `InvalidRequestHeader` (CR/LF in a header) or `OptionsError`.
+    ``gun_upgrade``, or ``gun_response`` (and ``gun_data`` for a body) if the
+    server refused; the connection then stays up for the next request, as in
+    Gun. A failed handshake is ``gun_error`` and ends the connection.
+    ``ws_opts`` replaces the connection's ``ws_opts``, as in Gun. Raises,
+    before anything is sent, `InvalidRequestTarget` (a path HTTP/1.1 does not
+    allow), `InvalidRequestHeader` (a bad name, CR, LF or NUL) or `OptionsError`.
     """
     options = conn.opts.ws_opts if ws_opts is None else check_ws_options(ws_opts)
-    ref = Ref()
-    _tell(conn, WsUpgrade(ref, path, normalize_headers(headers), options, options.reply_to))
-    return ref
+    request = UpgradeRequest(
+        Ref(), check_path(path), normalize_headers(headers), options, options.reply_to
+    )
+    _tell(conn, WsUpgrade(request))
+    return request.ref
 
 
 def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
@@ -134,9 +145,21 @@ def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
     except FrameError as exc:
         _tell(conn, StreamError(ref, ("badframe", str(exc)), None))
         return
-    session = conn._session
-    if session is None or not session.send_encoded(encoded):
+    if not send_encoded(conn, encoded):
         _tell(conn, WsSend(ref, encoded, None))
+
+
+def send_encoded(conn: ConnectionRef, encoded: list[tuple[bytes, bool]]) -> bool:
+    """Write frames from `encode_frames` if the WebSocket is open now; False if not.
+
+    False means nothing was or ever will be written: the caller tells the
+    connection, which refuses or postpones them as Gun does.
+    """
+    io = conn._channel.io
+    if io is None:
+        return False
+    outcome = io.send_frames(encoded)
+    return outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT
 
 
 def update_flow(conn: ConnectionRef, ref: Ref, increment: int) -> None:
@@ -146,9 +169,9 @@ def update_flow(conn: ConnectionRef, ref: Ref, increment: int) -> None:
     """
     if not isinstance(increment, int) or increment <= 0:
         raise ValueError("update_flow needs a positive integer")
-    worker = conn._worker
-    if worker is not None:
-        worker.update_flow(increment)
+    io = conn._channel.io
+    if io is not None:
+        io.update_flow(increment)
 
 
 def shutdown(conn: ConnectionRef) -> None:
@@ -169,18 +192,16 @@ def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
     if ref is None:
         return
     if conn.opts.supervise:
-        from gunpy.supervision import gun_conns_sup, terminate_child
-
         terminate_child(gun_conns_sup(), ref, timeout=timeout)  # Gun's gun:close
     else:
         # Gun cannot close an unsupervised connection; gunpy stops it all the same.
         with contextlib.suppress(pykka.ActorDeadError):
             ref.tell(Exit("shutdown"))
         # Stop the frames now rather than when the actor reads its inbox; the
-        # worker's Closed event then queues behind Exit, so no gun_down is sent.
-        worker = conn._worker
-        if worker is not None:
-            worker.abort()
+        # I/O's Closed event then queues behind Exit, so no gun_down is sent.
+        io = conn._channel.io
+        if io is not None:
+            io.abort()
     process = process_of(conn)
     if process is not None:
         process.monitors.wait(timeout)  # fired after the worker thread was joined
@@ -249,6 +270,10 @@ def _await_result(conn: ConnectionRef, ref: Ref | None, m: Any) -> tuple[Any, ..
         return ("response", m[3], m[4], m[5])
     if tag == "gun_data":
         return ("data", m[3], m[4])
+    if tag == "gun_inform":
+        return ("inform", m[3], m[4])
+    if tag == "gun_trailers":
+        return ("trailers", m[3])
     if tag == "gun_error":
         return ("error", ("stream_error", m[3]))
     return None
@@ -260,7 +285,8 @@ def await_(
     """Wait for the next message of stream ``ref``, as Gun's ``await`` returns it:
 
     ``("upgrade", ["websocket"], headers)``, ``("ws", frame)``,
-    ``("response", fin, status, headers)``, ``("data", fin, data)``,
+    ``("inform", status, headers)``, ``("response", fin, status, headers)``,
+    ``("data", fin, data)``, ``("trailers", headers)``,
     ``("error", ("stream_error" | "connection_error", reason))``,
     ``("error", ("down", reason))`` if the connection stopped, or
     ``("error", "timeout")``. Unrelated messages stay queued.
@@ -292,10 +318,13 @@ def await_(
 def await_body(
     conn: ConnectionRef, ref: Ref, timeout: float = 5.0, mailbox: Mailbox | None = None
 ) -> tuple[Any, ...]:
-    """Collect ``gun_data`` until ``fin``: ``("ok", body)`` or an await error."""
+    """Collect ``gun_data`` until ``fin``: ``("ok", body)``, ``("ok", body, trailers)``
+    or an await error."""
     body = b""
     while True:
         result = await_(conn, ref, timeout, mailbox)
+        if result[0] == "trailers":
+            return ("ok", body, result[1])
         if result[0] != "data":
             return result
         body += result[2]

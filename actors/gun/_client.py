@@ -25,10 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gunpy.actors import gun
-from gunpy.actors._connection_ref import ConnectionRef
 from gunpy.actors._process import ProcessActor
-from gunpy.actors._session import encode_frames
-from gunpy.protocol import Frame, Headers, OptionsError, Ref
+from gunpy.actors.gun._ref import ConnectionRef
+from gunpy.protocol import Frame, Headers, OptionsError, Ref, encode_frames
 
 _CLIENT_ONLY = ("headers", "state", "send_queue_limit")
 
@@ -114,10 +113,8 @@ class WebsocketClient(ProcessActor):
         Call it through the actor: ``client.proxy().send(frame).get()``.
         """
         encoded = encode_frames(frames)
-        if self.upgraded and self.conn is not None and self.ref is not None:
-            session = self.conn._session
-            if session is not None and session.send_encoded(encoded):
-                return
+        if self.upgraded and self.conn is not None and gun.send_encoded(self.conn, encoded):
+            return
         if len(self.pending) >= self.queue_limit:
             raise SendQueueFull(f"{self.queue_limit} frames already wait for the connection")
         self.pending.append(encoded)
@@ -169,8 +166,7 @@ class WebsocketClient(ProcessActor):
 
     def _flush(self) -> None:
         while self.pending and self.conn is not None:
-            session = self.conn._session
-            if session is None or not session.send_encoded(self.pending[0]):
+            if not gun.send_encoded(self.conn, self.pending[0]):
                 return
             self.pending.popleft()
 

@@ -1,28 +1,34 @@
-"""The socket side of a connection attempt, as plain functions the SocketWorker calls.
+"""The socket side of a connection attempt, as plain functions `SocketIO` calls.
 
-TLS contexts from ``tls_opts``, ``tcp_opts``, an abortable connect, the idle
-HTTP read, refusals of an upgrade, and Gun's reasons for failures.
+TLS contexts from ``tls_opts``, ``tcp_opts``, an abortable connect, and
+Gun's reasons for failures.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import select
 import socket
 import ssl
 import struct
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from websocket import _handshake as _ws_handshake
-from websocket._cookiejar import SimpleCookieJar
+from gunpy.protocol import OpenOptions, Timeout
 
-from gunpy.actors._session import socket_error_reason
-from gunpy.protocol import OpenOptions, Ref, Timeout, gun_data, gun_response
+
+def socket_error_reason(exc: BaseException) -> object:
+    """Gun's reason for a socket failure: ``("error", "econnreset")`` and the like."""
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ("error", "timeout")
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int) and number in errno.errorcode:
+        if number in (errno.EAGAIN, errno.EWOULDBLOCK):
+            return ("error", "timeout")  # SO_SNDTIMEO expired: Gun's send_timeout
+        return ("error", errno.errorcode[number].lower())
+    return ("error", str(exc) or type(exc).__name__)
 
 
 def seconds(timeout: Timeout) -> float | None:
@@ -134,72 +140,3 @@ def connect_abortably(
         if code:
             raise OSError(code, errno.errorcode.get(code, "connect failed"))
     sock.setblocking(True)
-
-
-def idle_read(sock: socket.socket) -> object:
-    """An idle HTTP connection became readable: the server closed it, or misbehaves."""
-    sock.setblocking(False)
-    try:
-        data = sock.recv(4096)
-    except (BlockingIOError, ssl.SSLWantReadError):
-        return None  # e.g. a TLS 1.3 session ticket: nothing for us
-    except OSError as exc:
-        return socket_error_reason(exc)
-    finally:
-        with contextlib.suppress(OSError):
-            sock.setblocking(True)
-    return "closed" if not data else ("error", "unexpected data on an idle HTTP connection")
-
-
-def deliver_refusal(
-    reply: Callable[[Any], None],
-    conn: object,
-    ref: Ref,
-    status: int,
-    headers: Any,
-    body: bytes | None,
-) -> None:
-    """A non-101 answer to an upgrade: ``gun_response``, and ``gun_data`` if it has a body."""
-    header_list = [(str(k).lower(), str(v)) for k, v in dict(headers or {}).items()]
-    if body:
-        reply(gun_response(conn, ref, "nofin", status, header_list))
-        reply(gun_data(conn, ref, "fin", body))
-    else:
-        reply(gun_response(conn, ref, "fin", status, header_list))
-
-
-class _JarOutsideGunpy(SimpleCookieJar):
-    """websocket-client's process-wide cookie jar, minus gunpy's socket workers.
-
-    websocket-client keeps every cookie set with a Domain attribute in one
-    module-level jar and sends it on every later handshake to that domain,
-    from any connection. Gun sends cookies only from its ``cookie_store``, so
-    the jar must not see gunpy's handshakes; other websocket-client users in
-    the process keep theirs.
-    """
-
-    def __init__(self, jar: SimpleCookieJar) -> None:
-        self.__dict__ = jar.__dict__  # the same cookies, shared with the old object
-
-    def add(self, set_cookie: str | None) -> None:
-        if not threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
-            super().add(set_cookie)
-
-    def set(self, set_cookie: str) -> None:
-        if not threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
-            super().set(set_cookie)
-
-    def get(self, host: str) -> str:
-        if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
-            return ""
-        value: str = super().get(host)
-        return value
-
-
-WORKER_THREAD_PREFIX = "gunpy-io-"
-
-
-def isolate_from_websocket_client_cookie_jar() -> None:
-    """Install `_JarOutsideGunpy` in websocket-client (once; private attribute)."""
-    if not isinstance(_ws_handshake.CookieJar, _JarOutsideGunpy):
-        _ws_handshake.CookieJar = _JarOutsideGunpy(_ws_handshake.CookieJar)

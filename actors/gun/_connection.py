@@ -1,0 +1,390 @@
+"""`ConnectionActor`: one Gun connection as a state machine, one function per state.
+
+The states are Gun's (`StateName`), and ``gun.info(conn)["state_name"]`` shows
+them::
+
+    domain_lookup -> connecting -> initial_tls_handshake -> connected
+    connected            the live connection; its `ClientConnection` refines
+                         the name: connected (HTTP/1.1), connected_ws_only,
+                         closing
+    not_connected        waiting for the next attempt (retry_fun's timeout)
+
+Like ``gun.erl``, each state has one method below, in the order a
+connection lives, and what every state does alike is in `_common`. The
+actor owns the attempt's `SocketIO`; the rules of a live connection are in
+its sans-I/O `ClientConnection`, which the actor drives through
+``io.call`` and which tells it of upgrades, closes and the end as events.
+There is one way out of a live connection: the I/O's `Closed` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import pykka
+
+from gunpy.actors._mailbox import sender_for
+from gunpy.actors._process import ProcessActor, demonitor, monitor
+from gunpy.actors._scheduler import Timer, scheduler
+from gunpy.actors.gun._commands import (
+    AttemptFailed,
+    Closed,
+    ClosingStarted,
+    Connected,
+    Info,
+    Phase,
+    SetOwner,
+    Shutdown,
+    StreamError,
+    Timeout,
+    WsSend,
+    WsUp,
+    WsUpgrade,
+)
+from gunpy.actors.gun._io import SocketIO
+from gunpy.actors.gun._ref import ConnectionRef, owner_down_reason
+from gunpy.protocol import BADSTATE_NOT_WS, OpenOptions, Ref, StateName
+from gunpy.protocol._messages import (
+    BADSTATE_SET_OWNER_CLOSING,
+    gun_conn_error,
+    gun_down,
+    gun_stream_error,
+    gun_up,
+)
+from gunpy.supervision._retry import RetryFunError, RetryPolicy
+
+BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
+trace: Final = logging.getLogger("gunpy.trace")
+_UNHANDLED: Final = object()
+
+
+class ConnectionActor(ProcessActor):
+    """A Gun connection. Start it with ``gun.open``; talk to it through ``gun``."""
+
+    def __init__(
+        self, conn: ConnectionRef, host: str, port: int, opts: OpenOptions, owner: object
+    ) -> None:
+        super().__init__()
+        self.conn = conn
+        conn.bind(self.actor_ref)
+        self.monitors.target = conn  # DOWN messages name the conn, as they name the pid in Gun
+        self.host = host
+        self.port = port
+        self.opts = opts
+        self.owner = owner
+        self.send_owner: Callable[[Any], None] = sender_for(owner)
+        self.owner_monitor: Ref | None = None
+        self.state = StateName.DOMAIN_LOOKUP
+        self.retry = RetryPolicy(opts.retry, opts.raw, opts.retry_fun)
+        self.io: SocketIO | None = None
+        self.sockname: tuple[Any, ...] | None = None
+        self.postponed: list[object] = []
+        self.stop_reason: object = None  # set by shutdown / owner death
+        self.timers: dict[str, tuple[object, Timer]] = {}
+        self.event_state: Any = opts.event_handler[1] if opts.event_handler else None
+        self._states: dict[StateName, Callable[[Any], object]] = {
+            StateName.NOT_CONNECTED: self.not_connected,
+            StateName.DOMAIN_LOOKUP: self.domain_lookup,
+            StateName.CONNECTING: self.connecting,
+            StateName.INITIAL_TLS_HANDSHAKE: self.initial_tls_handshake,
+            StateName.CONNECTED: self.connected,
+        }
+
+    def __repr__(self) -> str:
+        return f"<ConnectionActor {self.conn!r} {self.state}>"
+
+    # -- life --------------------------------------------------------------------------
+
+    def init(self) -> None:
+        self.owner_monitor = monitor(self.owner, watcher=self.actor_ref)
+        self._event("init", owner=self.owner, transport=self.opts.transport,
+                    origin_host=self.host, origin_port=self.port, opts=self.opts.raw)
+        self._start_attempt()
+
+    def handle_message(self, message: Any) -> Any:
+        if self.opts.trace:
+            trace.info("%r %s <- %r", self.conn, self.state, message)
+        if isinstance(message, Info):
+            return self._info()
+        if isinstance(message, Timeout):
+            armed = self.timers.get(message.kind)
+            if armed is None or armed[0] is not message.token:
+                return None  # cancelled or re-armed after this one fired
+            del self.timers[message.kind]
+        result = self._states[self.state](message)
+        return self._common(message) if result is _UNHANDLED else result
+
+    def terminate(self, reason: object) -> None:
+        self._event("terminate", state=self.state.value, reason=reason)
+        if self.owner_monitor is not None:
+            demonitor(self.owner_monitor)  # else the owner's monitor set keeps us forever
+        for kind in list(self.timers):
+            self._disarm(kind)
+        io, self.io = self.io, None
+        self.conn._channel.io = None
+        if io is not None:
+            io.abort()
+            if io.is_alive():
+                io.join(10)
+
+    # -- the states --------------------------------------------------------------------
+
+    def not_connected(self, message: Any) -> object:
+        """Waiting for retry_fun's timeout; commands wait for the next connection."""
+        match message:
+            case Timeout("retry"):
+                self._start_attempt()
+            case WsUpgrade() | WsSend():
+                self.postponed.append(message)
+            case Shutdown():
+                self.exit("shutdown")
+            case _:
+                return _UNHANDLED
+        return None
+
+    def domain_lookup(self, message: Any) -> object:
+        """getaddrinfo runs in the attempt's I/O thread."""
+        match message:
+            case Phase(io, "connecting") if io is self.io:
+                self._disarm("lookup")
+                self.state = StateName.CONNECTING
+                self._event("connect_start", host=self.host, port=self.port)
+            case Timeout("lookup"):
+                # getaddrinfo cannot be interrupted: the attempt is abandoned, its events stale.
+                self._abandon_attempt("timeout")
+            case _:
+                return self._attempting(message)
+        return None
+
+    def connecting(self, message: Any) -> object:
+        """TCP connect, bounded by connect_timeout in the I/O thread."""
+        match message:
+            case Phase(io, "initial_tls_handshake") if io is self.io:
+                self.state = StateName.INITIAL_TLS_HANDSHAKE
+                self._event("tls_handshake_start", server_name=self.host)
+            case _:
+                return self._attempting(message)
+        return None
+
+    def initial_tls_handshake(self, message: Any) -> object:
+        """TLS handshake, bounded by tls_handshake_timeout in the I/O thread."""
+        return self._attempting(message)
+
+    def _attempting(self, message: Any) -> object:
+        """What the three attempt states do alike: the attempt ends, commands wait."""
+        match message:
+            case Connected(io, sockname) if io is self.io:
+                self.state = StateName.CONNECTED
+                self.sockname = sockname
+                self.conn._channel.io = io
+                self._event("connect_end", sockname=sockname, protocol="http")
+                self.send_owner(gun_up(self.conn, "http"))
+                postponed, self.postponed = self.postponed, []
+                for command in postponed:
+                    self.handle_message(command)
+            case AttemptFailed(io, reason) if io is self.io:
+                self.io = None
+                self._retry_or_exit(reason)
+            case WsUpgrade() | WsSend():
+                self.postponed.append(message)
+            case Shutdown():
+                self.exit("shutdown")
+            case _:
+                return _UNHANDLED
+        return None
+
+    def connected(self, message: Any) -> object:
+        """The live connection: HTTP/1.1, then perhaps a WebSocket, until `Closed`."""
+        io = self.io
+        assert io is not None
+        match message:
+            case WsUpgrade(request):
+                if request.reply_to is None:
+                    request = request._replace(reply_to=self.owner)
+                if self.opts.http_opts.version == "HTTP/1.0":
+                    error = gun_stream_error(self.conn, request.ref, ("badstate", BADSTATE_HTTP10))
+                    sender_for(request.reply_to)(error)
+                    return None
+                self._event("ws_upgrade", stream_ref=request.ref, reply_to=request.reply_to)
+                io.call(lambda proto: proto.ws_upgrade(request))
+            case WsSend(_, _, reply_to):
+                # ws_send writes directly while the WebSocket is open; a send that
+                # lands here found none. As in Gun it is never written late: it
+                # waits for the next connection while closing, else it is refused.
+                if io.describe()[0] == StateName.CLOSING:
+                    self.postponed.append(message)
+                else:
+                    reply = sender_for(reply_to or self.owner)
+                    reply(gun_conn_error(self.conn, ("badstate", BADSTATE_NOT_WS)))
+            case WsUp(from_io, ref) if from_io is io:
+                self._event("protocol_changed", stream_ref=ref, protocol="ws")
+                keepalive = self.opts.ws_opts.keepalive  # Gun reads it from gun:open's ws_opts
+                if keepalive != "infinity":
+                    self._arm("keepalive", keepalive / 1000)
+                timeout = self.opts.ws_opts.keepalive_timeout
+                if timeout != "infinity":
+                    self._arm("dead_peer", timeout / 1000)
+            case ClosingStarted(from_io, closing_timeout) if from_io is io:
+                if closing_timeout != "infinity" and closing_timeout is not None:
+                    self._arm("closing", closing_timeout / 1000)  # type: ignore[operator]
+            case Closed(from_io, protocol, reason, killed) if from_io is io:
+                self._disconnected(protocol, reason, killed)
+            case Timeout("closing"):
+                io.abort("normal")
+            case Timeout("keepalive"):
+                io.call(lambda proto: proto.ping())
+                keepalive = self.opts.ws_opts.keepalive
+                assert keepalive != "infinity"
+                self._arm("keepalive", keepalive / 1000)
+            case Timeout("dead_peer"):
+                # gunpy's dead-peer detection: nothing at all (not even the pong to our
+                # keepalive ping) arrived within keepalive_timeout.
+                timeout = self.opts.ws_opts.keepalive_timeout
+                assert timeout != "infinity"
+                silent = time.monotonic() - io.last_received
+                if silent >= timeout / 1000:
+                    io.abort("timeout")
+                else:
+                    self._arm("dead_peer", timeout / 1000 - silent)
+            case Shutdown():
+                self._stop_gracefully("shutdown")
+            case _:
+                return _UNHANDLED
+        return None
+
+    def _common(self, message: Any) -> object:
+        """What every state does alike (Gun's handle_common)."""
+        match message:
+            case StreamError(ref, reason, reply_to):
+                sender_for(reply_to or self.owner)(gun_stream_error(self.conn, ref, reason))
+            case SetOwner(owner):
+                if self.stop_reason is not None:
+                    error = ("badstate", BADSTATE_SET_OWNER_CLOSING)
+                    self.send_owner(gun_conn_error(self.conn, error))
+                    return None
+                if self.owner_monitor is not None:
+                    demonitor(self.owner_monitor)
+                self.owner = owner
+                self.send_owner = sender_for(owner)
+                self.owner_monitor = monitor(owner, watcher=self.actor_ref)
+            case ("DOWN", mref, _, _, reason) if mref is self.owner_monitor:
+                self._stop_gracefully(owner_down_reason(reason))
+        return None  # anything else (stale events, stale timers) is dropped
+
+    # -- transitions -------------------------------------------------------------------
+
+    def _start_attempt(self) -> None:
+        self.state = StateName.DOMAIN_LOOKUP
+        self.io = SocketIO(self.actor_ref, self.conn, self.host, self.port, self.opts)
+        self._event("domain_lookup_start", host=self.host, port=self.port)
+        timeout = self.opts.domain_lookup_timeout
+        if timeout != "infinity":
+            self._arm("lookup", timeout / 1000)
+        self.io.start()
+
+    def _abandon_attempt(self, reason: object) -> None:
+        io, self.io = self.io, None
+        if io is not None:
+            io.abort()  # it ends when getaddrinfo returns
+        self._retry_or_exit(reason)
+
+    def _retry_or_exit(self, reason: object) -> None:
+        """Into Gun's not_connected state: wait for the next attempt, or stop."""
+        if self.stop_reason is not None:
+            self.exit(self.stop_reason)
+            return
+        try:
+            delay = self.retry.next_delay()
+        except RetryFunError as exc:
+            self.exit(("shutdown", ("retry_fun", str(exc))))
+            return
+        if delay is None:
+            self.exit("normal" if reason == "normal" else ("shutdown", reason))
+            return
+        self.state = StateName.NOT_CONNECTED
+        self._arm("retry", delay)
+
+    def _disconnected(self, protocol: str, reason: object, killed: list[Ref]) -> None:
+        """The one exit of a live connection: its socket is gone."""
+        self.io = None
+        self.conn._channel.io = None
+        for kind in ("closing", "keepalive", "dead_peer"):
+            self._disarm(kind)
+        self._event("disconnect", reason=reason)
+        if self.stop_reason is not None:
+            self.exit(self.stop_reason)
+            return
+        self.send_owner(gun_down(self.conn, protocol, reason, killed))
+        self.retry.reset()
+        self._retry_or_exit(reason)
+
+    def _stop_gracefully(self, reason: object) -> None:
+        """shutdown and owner death: close with 1001, then exit with ``reason``; no gun_down."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        io = self.io
+        if self.state is StateName.CONNECTED and io is not None:
+            io.call(lambda proto: proto.close(1001))  # its Closed event ends us
+            return
+        self.exit(self.stop_reason)
+
+    # -- event handler -----------------------------------------------------------------
+
+    def _event(self, name: str, **event: Any) -> None:
+        """Gun's event handler: ``handler.name(event_dict, state) -> state``, if defined."""
+        if self.opts.event_handler is None:
+            return
+        handler, _ = self.opts.event_handler
+        callback = getattr(handler, name, None)
+        if callback is not None:
+            self.event_state = callback(event, self.event_state)
+
+    # -- timers ------------------------------------------------------------------------
+
+    def _arm(self, kind: str, delay: float) -> None:
+        self._disarm(kind)
+        # The token tells a live timer from one cancelled after its message was queued.
+        token = object()
+        timer = scheduler.call_later(delay, self._tell_self, Timeout(kind, token))
+        self.timers[kind] = (token, timer)
+
+    def _disarm(self, kind: str) -> None:
+        armed = self.timers.pop(kind, None)
+        if armed is not None:
+            armed[1].cancel()
+
+    def _tell_self(self, message: Timeout) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(message)
+
+    # -- info --------------------------------------------------------------------------
+
+    def _info(self) -> dict[str, Any]:
+        io = self.io
+        state_name, protocol = self.state.value, None
+        if self.state is StateName.CONNECTED and io is not None:
+            state_name, protocol = io.describe()  # the live connection's own view, read now
+        info: dict[str, Any] = {
+            "owner": self.owner,
+            "socket": io.sock if io is not None else None,
+            "transport": self.opts.transport,
+            "state_name": state_name,
+            "origin_scheme": "https" if self.opts.transport == "tls" else "http",
+            "origin_host": self.host,
+            "origin_port": self.port,
+            "intermediaries": [],
+            "cookie_store": self.opts.cookie_store,
+            "event_handler": self.opts.event_handler[0] if self.opts.event_handler else None,
+            "event_handler_state": self.event_state,
+            "retries_left": self.retry.retries_left,
+        }
+        if protocol is not None:
+            info["protocol"] = protocol
+            if self.sockname is not None:
+                info["sock_ip"], info["sock_port"] = self.sockname[0], self.sockname[1]
+        return info
+
