@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
@@ -15,15 +14,6 @@ import pykka
 from gunpy.actors._monitors import MonitorSet
 
 Match: TypeAlias = Callable[[Any], bool]
-
-
-class _Barrier:
-    """Not a message: runs ``callback`` once every message queued before it was taken."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback: Callable[[], object]) -> None:
-        self.callback = callback
 
 
 class Mailbox:
@@ -91,9 +81,6 @@ class Mailbox:
                 queue = self._queue
                 if self._removals != removals:  # someone took messages: positions moved
                     removals, scanned = self._removals, 0
-                if queue and type(queue[0]) is _Barrier:
-                    self._run_barriers()
-                    scanned = 0
                 if match is None:
                     if queue:
                         self._removals += 1
@@ -102,7 +89,7 @@ class Mailbox:
                     # Messages before `scanned` were already refused by `match`.
                     for index in range(scanned, len(queue)):
                         message = queue[index]
-                        if type(message) is not _Barrier and match(message):
+                        if match(message):
                             del queue[index]
                             self._removals += 1
                             return message
@@ -125,41 +112,18 @@ class Mailbox:
             kept: deque[Any] = deque()
             removed = []
             for message in self._queue:
-                if type(message) is _Barrier:
-                    kept.append(message)
-                elif match is None or match(message):
+                if match is None or match(message):
                     removed.append(message)
                 else:
                     kept.append(message)
             self._queue = kept
             self._removals += 1
-            if kept and type(kept[0]) is _Barrier:
-                self._run_barriers()
             return removed
-
-    def send_barrier(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` (in the reader's thread) once the reader has taken every
-        message queued before now, that is when it next looks at its mailbox.
-
-        gunpy uses it so that a connection failed by a protocol error sends its
-        close after the owner has answered the frames that came before the fault.
-        """
-        self.send(_Barrier(callback))
-
-    def _run_barriers(self) -> None:
-        queue = self._queue
-        while queue and type(queue[0]) is _Barrier:
-            barrier = queue.popleft()
-            self._removals += 1
-            try:
-                barrier.callback()
-            except Exception:
-                logging.getLogger("gunpy").exception("mailbox barrier %r failed", barrier)
 
     def messages(self) -> list[Any]:
         """A snapshot of the queued messages, oldest first (for inspection)."""
         with self._cond:
-            return [m for m in self._queue if type(m) is not _Barrier]
+            return list(self._queue)
 
     def __len__(self) -> int:
         return len(self._queue)

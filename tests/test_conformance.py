@@ -4,7 +4,8 @@ Same driver as ``scripts/conformance`` (``tests/autobahn_driver.py``), which
 adds section 9 (performance: about 20 s more, bound by the Python 2 server).
 The bar: no FAILED case, no NON-STRICT case but where a fault follows valid
 frames at once (sections 3 and 4, case 5.15: gunpy closes promptly on a fault,
-see ``PROMPT_FAULT_CLOSE``), no bad close, no case the client had to cut. The first run installs the suite into ``.venv/autobahn`` (about
+see ``PROMPT_FAULT_CLOSE``), no bad close, no case the client had to cut.
+The first run installs the suite into ``.venv/autobahn`` (about
 40 s to a minute, once); after that this test takes about 10 s. The
 fuzzingserver is stopped whatever happens.
 """

@@ -160,19 +160,6 @@ def test_flush_with_match_removes_only_matches_in_order() -> None:
     assert mb.receive(timeout=0) == "a"
 
 
-def test_barrier_runs_once_the_messages_before_it_were_taken() -> None:
-    mb = Mailbox()
-    ran: list[str] = []
-    mb.send("first")
-    mb.send_barrier(lambda: ran.append("barrier"))
-    mb.send("second")
-    assert mb.messages() == ["first", "second"]
-    assert mb.receive(timeout=0) == "first"
-    assert ran == []
-    assert mb.receive(timeout=0) == "second"
-    assert ran == ["barrier"]
-
-
 def test_current_is_per_thread_and_stable() -> None:
     main = Mailbox.current()
     assert Mailbox.current() is main
