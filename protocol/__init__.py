@@ -9,8 +9,8 @@
 """
 
 from gunpy.protocol._close import CloseError
-from gunpy.protocol._connection import (
-    ClientConnection,
+from gunpy.protocol._connection import ClientConnection
+from gunpy.protocol._events import (
     CloseSent,
     ConnState,
     Deliver,

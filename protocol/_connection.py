@@ -23,13 +23,20 @@ processed except the close that ends the handshake.
 from __future__ import annotations
 
 import base64
-import enum
 import os
 from collections import deque
 from http.cookiejar import CookieJar
-from typing import Final, NamedTuple
 
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
+from gunpy.protocol._events import (
+    CloseSent,
+    ConnState,
+    Deliver,
+    Event,
+    SendOutcome,
+    Upgraded,
+    UpgradeRequest,
+)
 from gunpy.protocol._frames import OP_CLOSE, OP_PING, OP_PONG, FrameParser, masked_frame
 from gunpy.protocol._handshake import HandshakeError, check_upgrade_response
 from gunpy.protocol._http1 import Http1, HttpFault, Switched
@@ -41,78 +48,7 @@ from gunpy.protocol._messages import (
     gun_stream_error,
     gun_upgrade,
 )
-from gunpy.protocol._options import WsOptions
 from gunpy.protocol._refs import Ref
-
-
-class StateName(enum.StrEnum):
-    """Gun's ``state_name`` values, all of them, as ``gun.info`` reports them."""
-
-    NOT_CONNECTED = "not_connected"
-    DOMAIN_LOOKUP = "domain_lookup"
-    CONNECTING = "connecting"
-    INITIAL_TLS_HANDSHAKE = "initial_tls_handshake"
-    CONNECTED = "connected"
-    CONNECTED_WS_ONLY = "connected_ws_only"
-    CLOSING = "closing"
-
-
-class ConnState(enum.Enum):
-    """Where a live connection is; `state_name` is how Gun names it."""
-
-    CONNECTED = "connected"
-    CONNECTED_WS_ONLY = "connected_ws_only"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-    @property
-    def state_name(self) -> StateName:
-        """Gun's name: a CLOSED connection is still closing until its socket is gone."""
-        return StateName.CLOSING if self is ConnState.CLOSED else StateName(self.value)
-
-
-class Deliver(NamedTuple):
-    """Event: send ``messages`` (Gun tuples, in order) to ``to``, a stream's reply_to."""
-
-    to: object
-    messages: list[Message]
-
-
-class Upgraded(NamedTuple):
-    """Event: stream ``ref`` is a WebSocket now (arm keepalive timers)."""
-
-    ref: Ref
-
-
-class CloseSent(NamedTuple):
-    """Event: our close frame is queued; the peer has ``closing_timeout`` ms to answer."""
-
-    closing_timeout: object
-
-
-Event = Deliver | Upgraded | CloseSent
-
-
-class SendOutcome(enum.Enum):
-    """What `ClientConnection.send_frames` did with the frames."""
-
-    SENT = "sent"
-    CLOSE_SENT = "close_sent"  # sent, ending with our close: arm closing_timeout
-    NOT_WEBSOCKET = "not_websocket"  # plain HTTP: Gun's badstate error
-    NOT_OPEN = "not_open"  # closing or closed: Gun postpones to the next connection
-
-
-class UpgradeRequest(NamedTuple):
-    """A ``ws_upgrade`` waiting for its turn on the connection."""
-
-    ref: Ref
-    path: str
-    headers: Headers
-    ws_opts: WsOptions
-    reply_to: object
-
-
-EMPTY: Final[list[Event]] = []
 
 
 class ClientConnection:
@@ -196,7 +132,7 @@ class ClientConnection:
         self._queue.append(request)
         if self._current is None:
             self._send_next_request()
-        return EMPTY
+        return []
 
     def _send_next_request(self) -> None:
         if not self._queue:
@@ -235,7 +171,7 @@ class ClientConnection:
             self._end("normal")
             return [Deliver(request.reply_to, messages)]
         if request is None:
-            return EMPTY
+            return []
         events: list[Event] = [Deliver(request.reply_to, messages)] if messages else []
         self._store_cookies(request, messages)
         if isinstance(outcome, Switched):
@@ -297,22 +233,22 @@ class ClientConnection:
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed the next bytes from the server; return the events they cause."""
         if self.ws_ref is not None:
-            return self._receive_frames(data) if self.state is not ConnState.CLOSED else EMPTY
+            return self._receive_frames(data) if self.state is not ConnState.CLOSED else []
         if self.state is ConnState.CONNECTED:
             return self._receive_http(data)
-        return EMPTY
+        return []
 
     def receive_eof(self) -> list[Event]:
         """The server closed its side (or the socket broke): the connection ends."""
         if self.state is ConnState.CLOSED:
-            return EMPTY
+            return []
         if self.ws_ref is None:
             events = self._receive_http(b"")
             if self.close_reason is None:
                 self._end("closed")
             return events
         self._end("normal" if self.state is ConnState.CLOSING else "closed")
-        return EMPTY
+        return []
 
     def terminate(self, reason: object) -> None:
         """End the connection now with ``reason`` (a timeout, a socket error, an abort)."""
@@ -397,7 +333,7 @@ class ClientConnection:
             return self._send_close(b"" if code is None else code.to_bytes(2, "big"))
         if self.state is ConnState.CONNECTED:
             self._end("normal")
-        return EMPTY
+        return []
 
     def _send_close(self, payload: bytes) -> list[Event]:
         self._out.append(masked_frame(payload, OP_CLOSE))

@@ -108,7 +108,9 @@ class SocketIO(threading.Thread):
         with self.lock:
             events = action(self.proto)
             ended = self.proto.state is ConnState.CLOSED
-        self._flush()
+            to_send = self.proto.has_data_to_send
+        if to_send:
+            self._flush()
         if ended:
             self.abort(self.proto.close_reason)  # wake the reader: it reports the end
         if events:
@@ -258,7 +260,9 @@ class SocketIO(threading.Thread):
                     events = []
                 else:
                     events = proto.receive_eof()
-            self._flush()
+                to_send = proto.has_data_to_send
+            if to_send:  # pongs, close replies
+                self._flush()
             if events:
                 self._dispatch(events)
             if proto.state is closed:
@@ -271,28 +275,28 @@ class SocketIO(threading.Thread):
     # -- writing and delivering ------------------------------------------------------
 
     def _flush(self) -> None:
-        """Write what the connection has queued; leave it to a writer already at work."""
-        while self._write_lock.acquire(blocking=False):
-            try:
-                while True:
-                    with self.lock:
-                        data = self.proto.data_to_send()
-                    if not data:
-                        break
-                    sock = self.sock
-                    if sock is None or self._abort_reason is not None:
-                        break
-                    try:
-                        sock.sendall(data)
-                    except OSError as exc:
-                        self.abort(socket_error_reason(exc))
-                        break
-            finally:
-                self._write_lock.release()
-            # Bytes queued while we held the write lock found it taken: write them too.
+        """Write what the connection has queued; leave it to a writer already at work.
+
+        The writer gives the write lock back while it holds `lock` and has
+        found nothing more to write, so bytes queued by another thread are
+        either seen by it or find the write lock free.
+        """
+        if not self._write_lock.acquire(blocking=False):
+            return  # the writer at work writes ours too
+        proto = self.proto
+        while True:
             with self.lock:
-                if not self.proto.has_data_to_send or self._abort_reason is not None:
+                data = proto.data_to_send()
+                sock = self.sock
+                if not data or sock is None or self._abort_reason is not None:
+                    self._write_lock.release()
                     return
+            try:
+                sock.sendall(data)
+            except OSError as exc:
+                self._write_lock.release()
+                self.abort(socket_error_reason(exc))
+                return
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:

@@ -1,0 +1,77 @@
+"""The states of a live connection and the events `ClientConnection` returns."""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from gunpy.protocol._messages import Headers, Message
+from gunpy.protocol._options import WsOptions
+from gunpy.protocol._refs import Ref
+
+
+class StateName(enum.StrEnum):
+    """Gun's ``state_name`` values, all of them, as ``gun.info`` reports them."""
+
+    NOT_CONNECTED = "not_connected"
+    DOMAIN_LOOKUP = "domain_lookup"
+    CONNECTING = "connecting"
+    INITIAL_TLS_HANDSHAKE = "initial_tls_handshake"
+    CONNECTED = "connected"
+    CONNECTED_WS_ONLY = "connected_ws_only"
+    CLOSING = "closing"
+
+
+class ConnState(enum.Enum):
+    """Where a live connection is; `state_name` is how Gun names it."""
+
+    CONNECTED = "connected"
+    CONNECTED_WS_ONLY = "connected_ws_only"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+    @property
+    def state_name(self) -> StateName:
+        """Gun's name: a CLOSED connection is still closing until its socket is gone."""
+        return StateName.CLOSING if self is ConnState.CLOSED else StateName(self.value)
+
+
+class Deliver(NamedTuple):
+    """Event: send ``messages`` (Gun tuples, in order) to ``to``, a stream's reply_to."""
+
+    to: object
+    messages: list[Message]
+
+
+class Upgraded(NamedTuple):
+    """Event: stream ``ref`` is a WebSocket now (arm keepalive timers)."""
+
+    ref: Ref
+
+
+class CloseSent(NamedTuple):
+    """Event: our close frame is queued; the peer has ``closing_timeout`` ms to answer."""
+
+    closing_timeout: object
+
+
+Event = Deliver | Upgraded | CloseSent
+
+
+class SendOutcome(enum.Enum):
+    """What `ClientConnection.send_frames` did with the frames."""
+
+    SENT = "sent"
+    CLOSE_SENT = "close_sent"  # sent, ending with our close: arm closing_timeout
+    NOT_WEBSOCKET = "not_websocket"  # plain HTTP: Gun's badstate error
+    NOT_OPEN = "not_open"  # closing or closed: Gun postpones to the next connection
+
+
+class UpgradeRequest(NamedTuple):
+    """A ``ws_upgrade`` waiting for its turn on the connection."""
+
+    ref: Ref
+    path: str
+    headers: Headers
+    ws_opts: WsOptions
+    reply_to: object
