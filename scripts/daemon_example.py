@@ -18,6 +18,14 @@ import pykka
 from gunpy.actors import ProcessActor, WebsocketClient
 from gunpy.supervision import Supervisor
 
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Print one whole line: actors print from their own threads at the same time."""
+    with _print_lock:
+        print(line, flush=True)
+
 
 class Aggregator(ProcessActor):
     """The worker: counts what the feeds receive."""
@@ -30,14 +38,14 @@ class Aggregator(ProcessActor):
         return None
 
     def terminate(self, reason: object) -> None:
-        print(f"stopped aggregator after {self.count} messages ({reason})", flush=True)
+        say(f"stopped aggregator after {self.count} messages ({reason})")
 
 
 class Feed(WebsocketClient):
     """Subscribes after every (re)connect and forwards messages to the aggregator."""
 
     def on_connect(self, headers: Any, conn: Any, state: Any) -> Any:
-        print(f"{state} connected", flush=True)
+        say(f"{state} connected")
         return ("reply", ("text", f"subscribe {state}"), state)
 
     def on_message(self, message: Any, conn: Any, state: Any) -> Any:
@@ -47,7 +55,7 @@ class Feed(WebsocketClient):
 
     def terminate(self, reason: object) -> None:
         super().terminate(reason)
-        print(f"stopped {self.state} ({reason})", flush=True)
+        say(f"stopped {self.state} ({reason})")
 
 
 def main(url: str) -> int:
@@ -63,12 +71,12 @@ def main(url: str) -> int:
             Feed.child_spec(f"{url}/b", id="feed-b", state="feed-b", **feed_opts),
         ],
     )
-    print("ready", flush=True)
+    say("ready")
     stop.wait()
     tree.stop(timeout=30)  # stops feed-b, feed-a, then the aggregator
     pykka.ActorRegistry.stop_all(timeout=10)  # gun's own tree, if anything used it
     left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-    print(f"threads left: {[n for n in left if not n.startswith('gunpy-runtime')]}", flush=True)
+    say(f"threads left: {[n for n in left if not n.startswith('gunpy-runtime')]}")
     return 0
 
 

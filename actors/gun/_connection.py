@@ -138,12 +138,8 @@ class ConnectionActor(ProcessActor):
         match message:
             case Timeout("retry"):
                 self._start_attempt()
-            case WsUpgrade() | WsSend():
-                self.postponed.append(message)
-            case Shutdown():
-                self.exit("shutdown")
             case _:
-                return _UNHANDLED
+                return self._not_live(message)
         return None
 
     def domain_lookup(self, message: Any) -> object:
@@ -189,6 +185,13 @@ class ConnectionActor(ProcessActor):
             case AttemptFailed(io, reason) if io is self.io:
                 self.io = None
                 self._retry_or_exit(reason)
+            case _:
+                return self._not_live(message)
+        return None
+
+    def _not_live(self, message: Any) -> object:
+        """What every state without a live connection does: commands wait, shutdown stops."""
+        match message:
             case WsUpgrade() | WsSend():
                 self.postponed.append(message)
             case Shutdown():
