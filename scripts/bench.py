@@ -33,11 +33,9 @@ of measurement (d).
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import datetime
 import gc
-import hashlib
 import json
 import os
 import platform
@@ -46,7 +44,6 @@ import resource
 import selectors
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import threading
@@ -67,6 +64,9 @@ from gunpy.actors import ConnectionRef, Mailbox, gun
 from gunpy.protocol import Frame, Ref
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the one wire kit lives in tests/wire.py
+from tests.wire import encode_server_frame, response_101, xor_mask  # noqa: E402
+
 TEXT32 = "x" * 32
 RAW = "websocket-client"
 RAW_NOUTF8 = "websocket-client, skip_utf8_validation"
@@ -84,29 +84,8 @@ class BenchError(Exception):
 # The server (``--serve``): selectors, one thread, nothing per message it can avoid.
 # ======================================================================================
 
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BLAST_CHUNK = 262144  # bytes per sendall-sized piece of a blast, frames encoded once
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-
-def server_frame(opcode: int, payload: bytes) -> bytes:
-    """An unmasked, final frame (server to client)."""
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, n))
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
-
-
-def unmask(key: bytes, payload: bytes) -> bytes:
-    n = len(payload)
-    if not n:
-        return b""
-    mask = int.from_bytes((key * (n // 4 + 1))[:n], "little")
-    return (int.from_bytes(payload, "little") ^ mask).to_bytes(n, "little")
 
 
 class Peer:
@@ -296,11 +275,7 @@ class BenchServer:
         if not key:
             self._drop(peer)
             return False
-        accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest())
-        peer.out.append(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
+        peer.out.append(response_101(key))
         path, _, query = target.partition("?")
         params = dict(item.split("=", 1) for item in query.split("&") if "=" in item)
         peer.mode = path.strip("/") or "echo"
@@ -316,7 +291,7 @@ class BenchServer:
         size = peer.blast_size
         if size not in self.blasts:
             opcode = 1 if size <= 125 else 2  # 32 B as text, 64 KiB as binary
-            one = server_frame(opcode, (b"x" if opcode == 1 else b"\xa5") * size)
+            one = encode_server_frame(opcode, (b"x" if opcode == 1 else b"\xa5") * size)
             per_chunk = max(1, BLAST_CHUNK // len(one))
             self.blasts[size] = (one * per_chunk, per_chunk)
         chunk, per_chunk = self.blasts[size]
@@ -355,20 +330,20 @@ class BenchServer:
                 start = end - n
                 payload = bytes(buf[start:end])
                 if masked:
-                    payload = unmask(bytes(buf[start - 4 : start]), payload)
+                    payload = xor_mask(bytes(buf[start - 4 : start]), payload)
                 if opcode == 8:  # close: answer it, then end the connection
-                    replies.append(server_frame(8, payload[:2]))
+                    replies.append(encode_server_frame(8, payload[:2]))
                     peer.closing = True
                     pos = end
                     break
                 if opcode == 9:
-                    replies.append(server_frame(10, payload))
+                    replies.append(encode_server_frame(10, payload))
                 elif mode == "echo" and opcode in (0, 1, 2):
-                    replies.append(server_frame(opcode, payload))
+                    replies.append(encode_server_frame(opcode, payload))
             elif mode == "sink":
                 peer.count += 1
                 if peer.count == peer.target:
-                    replies.append(server_frame(1, b"done"))
+                    replies.append(encode_server_frame(1, b"done"))
             elif mode == "blast" and peer.blast_n:
                 self._start_blast(peer)  # the client's first frame says "go"
             pos = end

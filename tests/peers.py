@@ -8,14 +8,11 @@ hand-written WebSocket peer needs.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gc
-import hashlib
 import os
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +21,15 @@ from types import TracebackType
 import trustme
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
+
+from tests.wire import (  # re-exported: the tests import them from here too
+    accept_key,
+    encode_server_frame,
+    read_client_frame,
+    read_http_request,
+    recv_exact,
+    send_101,
+)
 
 WAIT = 10.0
 
@@ -192,88 +198,6 @@ def upgraded_server(script: Callable[[socket.socket], None]) -> RawServer:
         script(sock)
 
     return RawServer(handler)
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    """Read exactly ``n`` bytes; ConnectionError if the peer closes first."""
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("peer closed")
-        data += chunk
-    return data
-
-
-def read_http_request(sock: socket.socket) -> tuple[str, list[tuple[str, str]]]:
-    """Read an HTTP request head: (request line, [(lower-case name, value)])."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(1)
-        if not chunk:
-            raise ConnectionError("peer closed")
-        data += chunk
-    lines = data.decode("latin-1").split("\r\n")
-    headers = [
-        (name.strip().lower(), value.strip())
-        for name, _, value in (line.partition(":") for line in lines[1:] if line)
-    ]
-    return lines[0], headers
-
-
-def accept_key(key: str) -> str:
-    """The ``Sec-WebSocket-Accept`` for ``key`` (RFC 6455 section 4.2.2)."""
-    digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
-    return base64.b64encode(digest).decode()
-
-
-def send_101(
-    sock: socket.socket,
-    key: str,
-    extra_headers: list[tuple[str, str]] | None = None,
-    accept: str | None = None,
-) -> None:
-    """Answer an upgrade with 101 (a wrong ``accept`` makes a bad handshake)."""
-    lines = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {accept_key(key) if accept is None else accept}",
-    ]
-    lines += [f"{name}: {value}" for name, value in extra_headers or []]
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-
-
-def encode_server_frame(
-    opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, mask: bytes | None = None
-) -> bytes:
-    """A frame as a server would send it (unmasked unless ``mask`` is given)."""
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    bit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 65536:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        head += mask
-    return head + payload
-
-
-def read_client_frame(sock: socket.socket) -> tuple[int, bool, bytes]:
-    """Read one client frame: (opcode, fin, unmasked payload)."""
-    b0, b1 = recv_exact(sock, 2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", recv_exact(sock, 2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", recv_exact(sock, 8))[0]
-    key = recv_exact(sock, 4) if b1 & 0x80 else b"\0\0\0\0"
-    payload = bytes(b ^ key[i % 4] for i, b in enumerate(recv_exact(sock, n)))
-    return b0 & 0x0F, bool(b0 & 0x80), payload
 
 
 class ClosedPort:

@@ -26,8 +26,7 @@ from gunpy.protocol import (
     WsOptions,
     encode_frames,
 )
-from gunpy.protocol._handshake import accept_for
-from tests.peers import encode_server_frame
+from tests.wire import encode_server_frame, response_101
 
 CONN = object()
 OWNER = object()
@@ -49,11 +48,8 @@ def upgrade(
     return ref, match.group(1)
 
 
-def answer_101(key: str, extra: str = "") -> bytes:
-    return (
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept_for(key)}\r\n{extra}\r\n"
-    ).encode("latin-1")
+def answer_101(key: str, extra: list[tuple[str, str]] | None = None) -> bytes:
+    return response_101(key, extra)
 
 
 def messages(events: list[Any]) -> list[Any]:
@@ -122,7 +118,7 @@ def test_cookies_are_stored_from_every_set_cookie_and_sent() -> None:
     jar = CookieJar()
     proto = connection(jar)
     _, key = upgrade(proto)
-    proto.receive_data(answer_101(key, "Set-Cookie: a=1; Path=/\r\nSet-Cookie: b=2\r\n"))
+    proto.receive_data(answer_101(key, [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2")]))
     assert sorted(c.name for c in jar) == ["a", "b"]
     again = connection(jar)
     again.ws_upgrade(UpgradeRequest(Ref(), "/", [], WsOptions(), OWNER))
@@ -250,7 +246,7 @@ def test_any_chunking_gives_the_same_events_and_bytes(
 def test_nothing_after_a_fault_is_processed(
     before: list[tuple[int, bytes]], after: list[tuple[int, bytes]], cut: int
 ) -> None:
-    fault = encode_server_frame(0x2, b"x", rsv=0x40)  # RSV1 with no extension: 1002
+    fault = encode_server_frame(0x2, b"x", rsv=4)  # RSV1 with no extension: 1002
     data = _stream(before) + fault + _stream(after)
     proto, _ = upgraded(WsOptions(silence_pings=False))
     got, out = _run(proto, data, [cut] if cut < len(data) else [])

@@ -1,7 +1,7 @@
 """gunpy.protocol._frames: the sans-I/O FrameParser (server -> client) and encode_frame.
 
-Server frames are built by hand with `frame`, client frames are taken apart by
-`decode_client`; neither uses the library's own framing code.
+Server frames are built with the wire kit's `frame`, client frames are taken
+apart by its `decode_client`; neither uses the library's own framing code.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import struct
 import pytest
 
 from gunpy.protocol import Frame, FrameError, FrameParser, encode_frame
+from tests.wire import decode_client_frame as decode_client
+from tests.wire import encode_server_frame as frame
 
 OP_CONT = 0x0
 OP_TEXT = 0x1
@@ -21,26 +23,6 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 MiB = 1024 * 1024
-
-
-def frame(
-    opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, mask: bytes | None = None
-) -> bytes:
-    """One frame as a server (or, with ``mask``, a client) would put it on the wire."""
-    b0 = (0x80 if fin else 0) | (rsv & 0x7) << 4 | opcode
-    mask_bit = 0x80 if mask is not None else 0
-    n = len(payload)
-    if n < 126:
-        header = bytes([b0, mask_bit | n])
-    elif n < 1 << 16:
-        header = bytes([b0, mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        header = bytes([b0, mask_bit | 127]) + struct.pack("!Q", n)
-    if mask is not None:
-        assert len(mask) == 4
-        header += mask
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + payload
 
 
 def close_payload(code: int, reason: bytes = b"") -> bytes:
@@ -606,31 +588,6 @@ def test_close_frame_after_close_is_still_parsed() -> None:
 
 
 # -- encode_frame ------------------------------------------------------------------------------
-
-
-def decode_client(wire: bytes) -> tuple[int, bytes, bytes]:
-    """Take one client frame apart: check FIN, RSV, mask bit; return (opcode, key, payload)."""
-    assert len(wire) >= 6
-    b0, b1 = wire[0], wire[1]
-    assert b0 & 0x80, "FIN must be set"
-    assert b0 & 0x70 == 0, "no RSV bits"
-    assert b1 & 0x80, "client frames must be masked"
-    length = b1 & 0x7F
-    pos = 2
-    if length == 126:
-        length = struct.unpack("!H", wire[2:4])[0]
-        assert length >= 126, "minimal length encoding"
-        pos = 4
-    elif length == 127:
-        length = struct.unpack("!Q", wire[2:10])[0]
-        assert length >= 1 << 16, "minimal length encoding"
-        pos = 10
-    key = wire[pos : pos + 4]
-    assert len(key) == 4
-    masked = wire[pos + 4 :]
-    assert len(masked) == length, "exactly one frame"
-    payload = bytes(b ^ key[i % 4] for i, b in enumerate(masked))
-    return b0 & 0x0F, key, payload
 
 
 ENCODE_CASES: list[tuple[str, object, int, bytes, bool]] = [

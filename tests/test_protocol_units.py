@@ -19,7 +19,8 @@ from gunpy.protocol import (
 )
 from gunpy.protocol._close import is_sendable_close_code
 from gunpy.protocol._handshake import host_header, normalize_headers
-from tests.peers import encode_server_frame as frame
+from tests.wire import decode_client_frame
+from tests.wire import encode_server_frame as frame
 
 
 def feed_all(parser: FrameParser, data: bytes, cuts: list[int]) -> list[object]:
@@ -69,7 +70,7 @@ def test_parser_is_independent_of_how_bytes_are_cut() -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (frame(0x1, b"a", rsv=0x40), 1002),
+        (frame(0x1, b"a", rsv=4), 1002),
         (frame(0x3, b""), 1002),
         (frame(0xB, b""), 1002),
         (frame(0x9, b"", fin=False), 1002),
@@ -112,26 +113,19 @@ def test_oversized_payload_is_skipped_not_buffered() -> None:
     assert len(parser._buf) == 0  # the rest of the payload is counted down, not kept
 
 
-def unmask(wire: bytes) -> tuple[int, bytes]:
-    assert wire[1] & 0x80, "client frames are masked"
-    n, pos = wire[1] & 0x7F, 2
-    if n == 126:
-        n, pos = struct.unpack("!H", wire[2:4])[0], 4
-    elif n == 127:
-        n, pos = struct.unpack("!Q", wire[2:10])[0], 10
-    key, payload = wire[pos : pos + 4], wire[pos + 4 :]
-    assert len(payload) == n and wire[0] & 0x80
-    return wire[0] & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+def _opcode_payload(wire: bytes) -> tuple[int, bytes]:
+    opcode, _, payload = decode_client_frame(wire)
+    return opcode, payload
 
 
 def test_encode_frame_shapes() -> None:
-    assert unmask(encode_frame(("text", "hé"))[0]) == (0x1, "hé".encode())
-    assert unmask(encode_frame(("binary", b"\x00" * 70000))[0]) == (0x2, b"\x00" * 70000)
-    assert unmask(encode_frame("ping")[0]) == (0x9, b"")
-    assert unmask(encode_frame(("pong", b"p" * 125))[0]) == (0xA, b"p" * 125)
+    assert _opcode_payload(encode_frame(("text", "hé"))[0]) == (0x1, "hé".encode())
+    assert _opcode_payload(encode_frame(("binary", b"\x00" * 70000))[0]) == (0x2, b"\x00" * 70000)
+    assert _opcode_payload(encode_frame("ping")[0]) == (0x9, b"")
+    assert _opcode_payload(encode_frame(("pong", b"p" * 125))[0]) == (0xA, b"p" * 125)
     assert encode_frame("close")[1] is True
-    assert unmask(encode_frame(("close", 4000, "bye"))[0]) == (0x8, b"\x0f\xa0bye")
-    assert unmask(encode_frame(("close", "why"))[0]) == (0x8, b"\x03\xe8why")
+    assert _opcode_payload(encode_frame(("close", 4000, "bye"))[0]) == (0x8, b"\x0f\xa0bye")
+    assert _opcode_payload(encode_frame(("close", "why"))[0]) == (0x8, b"\x03\xe8why")
 
 
 @pytest.mark.parametrize(

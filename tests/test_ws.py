@@ -319,7 +319,7 @@ def test_pykka_actor_owner_gets_messages_and_its_death_closes_with_1001(
     [
         (encode_server_frame(0x1, b"ok\xff"), 1007),
         (encode_server_frame(0x3, b""), 1002),
-        (encode_server_frame(0x1, b"x", rsv=0x40), 1002),
+        (encode_server_frame(0x1, b"x", rsv=4), 1002),
         (encode_server_frame(0x9, b"", fin=False), 1002),
         (encode_server_frame(0x1, b"masked", mask=b"abcd"), 1002),
         (encode_server_frame(0x2, b"z" * 200), 1009),
