@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 from http.cookiejar import CookieJar
+from typing import Any
 
 import pytest
 from websockets.datastructures import Headers as WsHeaders
@@ -244,3 +245,28 @@ def test_info_tells_the_state_of_the_live_connection(echo_server: EchoServer) ->
     gun.ws_send(conn, ref, ("close", 4000, "bye"))
     assert gun.await_(conn, ref, WAIT) == ("ws", ("close", 4000, "bye"))
     assert receive("gun_down", conn)[2:] == ("ws", "normal", [ref])
+
+
+def test_tls_reads_and_writes_from_several_threads_at_once(tls: Any) -> None:
+    """One SSL call at a time: the I/O thread reads while two callers write big frames."""
+    server_ctx, client_ctx, _ = tls
+    server = EchoServer(ssl_context=server_ctx)
+    try:
+        opts = {"transport": "tls", "tls_opts": {"context": client_ctx}}
+        conn, ref, _ = open_ws(server.port, opts=opts)
+        payload = b"\xa5" * 20_000
+
+        def sender() -> None:
+            for _ in range(50):
+                gun.ws_send(conn, ref, ("binary", payload))
+
+        senders = [threading.Thread(target=sender) for _ in range(2)]
+        for thread in senders:
+            thread.start()
+        for _ in range(100):
+            assert gun.await_(conn, ref, WAIT) == ("ws", ("binary", payload))
+        for thread in senders:
+            thread.join(WAIT)
+        gun.close(conn)
+    finally:
+        server.stop()

@@ -40,10 +40,12 @@ from gunpy.actors.gun._commands import (
 )
 from gunpy.actors.gun._transport import (
     Aborted,
+    TlsStream,
     apply_tcp_opts,
     attempt_reason,
     connect_abortably,
     seconds,
+    send_timeout_of,
     socket_error_reason,
     tls_context,
     traced,
@@ -94,6 +96,7 @@ class SocketIO(threading.Thread):
             opts.cookie_store,
         )
         self.sock: socket.socket | None = None
+        self._stream: TlsStream | None = None  # TLS: one SSL call at a time
         self.last_received = time.monotonic()  # for ws_opts.keepalive_timeout
         self._abort_reason: object = None
         self._wake_r: socket.socket | None = None
@@ -230,13 +233,14 @@ class SocketIO(threading.Thread):
         tls.settimeout(seconds(self.opts.tls_handshake_timeout))
         tls.do_handshake()
         tls.settimeout(None)
+        self._stream = TlsStream(tls, send_timeout_of(self.opts.tcp_opts))
         if self._abort_reason is not None:
             raise Aborted
         return tls
 
     def _serve(self, sock: socket.socket) -> None:
         """recv -> feed -> write -> deliver, until the connection is CLOSED."""
-        recv = sock.recv
+        recv = self._stream.recv if self._stream is not None else sock.recv
         proto = self.proto
         receive_data = proto.receive_data
         watch_activity = self.opts.ws_opts.keepalive_timeout != "infinity"
@@ -292,11 +296,18 @@ class SocketIO(threading.Thread):
                     self._write_lock.release()
                     return
             try:
-                sock.sendall(data)
+                self._sendall(sock, data)
             except OSError as exc:
                 self._write_lock.release()
                 self.abort(socket_error_reason(exc))
                 return
+
+    def _sendall(self, sock: socket.socket, data: bytes) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.sendall(data)
+        else:
+            sock.sendall(data)
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
@@ -331,7 +342,7 @@ class SocketIO(threading.Thread):
                 data = self.proto.data_to_send()
             with contextlib.suppress(OSError):
                 if data and self._abort_reason is None:
-                    sock.sendall(data)
+                    self._sendall(sock, data)
                 sock.close()
             self.sock = None
 

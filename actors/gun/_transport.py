@@ -12,6 +12,7 @@ import select
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -140,3 +141,60 @@ def connect_abortably(
         if code:
             raise OSError(code, errno.errorcode.get(code, "connect failed"))
     sock.setblocking(True)
+
+
+class TlsStream:
+    """recv and sendall on one TLS socket from two threads, one SSL call at a time.
+
+    An OpenSSL connection must not be read and written at once (TLS 1.3
+    reads may write, for session tickets and key updates), yet the I/O thread
+    reads while callers of ``ws_send`` write. So the socket is non-blocking,
+    every SSL call holds `lock`, and each side waits for readiness with
+    ``poll`` without it. ``send_timeout`` (seconds, None for none) bounds a
+    writer waiting on a peer that does not read.
+    """
+
+    def __init__(self, sock: ssl.SSLSocket, send_timeout: float | None) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.send_timeout = send_timeout
+        sock.setblocking(False)
+
+    def recv(self, size: int) -> bytes:
+        """Block until data, EOF (b"") or an error, like ``socket.recv``."""
+        sock = self.sock
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        while True:
+            with self.lock:
+                try:
+                    return sock.recv(size)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+            poller.poll()  # a shutdown() by abort wakes it with POLLHUP
+
+    def sendall(self, data: bytes) -> None:
+        """Write all of ``data``; TimeoutError once ``send_timeout`` passes without progress."""
+        sock = self.sock
+        view = memoryview(data)
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        wait_ms = None if self.send_timeout is None else int(self.send_timeout * 1000)
+        while view:
+            with self.lock:
+                try:
+                    sent = sock.send(view)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    sent = 0
+            if sent:
+                view = view[sent:]
+            elif not poller.poll(wait_ms):
+                raise TimeoutError("send_timeout")
+
+
+def send_timeout_of(tcp_opts: tuple[tuple[Any, ...], ...]) -> float | None:
+    """``tcp_opts``' send_timeout in seconds (None: infinity or not given)."""
+    for item in tcp_opts:
+        if len(item) == 2 and item[0] == "send_timeout":
+            return None if item[1] == "infinity" else int(item[1]) / 1000
+    return None
