@@ -269,3 +269,41 @@ def test_nothing_after_a_fault_is_processed(
     assert [m[3] for m in got if m[0] == "gun_ws"] == [
         m[3] for m in delivered_before if m[0] == "gun_ws"
     ]
+
+
+def test_an_informational_answer_then_a_refusal_with_trailers() -> None:
+    proto = connection()
+    ref, _ = upgrade(proto)
+    data = (
+        b"HTTP/1.1 100 Continue\r\nX-Hint: 1\r\n\r\n"
+        b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nbad\r\n0\r\nX-Check: ok\r\n\r\n"
+    )
+    got = messages(proto.receive_data(data))
+    assert got == [
+        ("gun_inform", CONN, ref, 100, [("x-hint", "1")]),
+        ("gun_response", CONN, ref, "nofin", 400, [("transfer-encoding", "chunked")]),
+        ("gun_data", CONN, ref, "nofin", b"bad"),
+        ("gun_trailers", CONN, ref, [("x-check", "ok")]),
+    ]
+    assert proto.state is ConnState.CONNECTED
+
+
+def test_a_refusal_without_a_body_is_one_fin_response_even_cut_after_its_head() -> None:
+    proto = connection()
+    ref, _ = upgrade(proto)
+    head = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    assert messages(proto.receive_data(head[:20])) == []
+    assert messages(proto.receive_data(head[20:])) == [
+        ("gun_response", CONN, ref, "fin", 404, [("content-length", "0")])
+    ]
+    assert proto.killed_streams() == []
+
+
+def test_a_refusal_with_connection_close_ends_the_connection_normally() -> None:
+    proto = connection()
+    upgrade(proto)
+    head = b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 2\r\n\r\n"
+    proto.receive_data(head + b"no")
+    assert proto.state is ConnState.CLOSED and proto.close_reason == "normal"
+    assert proto.killed_streams() == []
