@@ -229,31 +229,27 @@ def recv_gunpy(ctx: Ctx, n: int, size: int, unit: str) -> Result:
 def recv_raw(ctx: Ctx, n: int, size: int, unit: str, skip_utf8: bool = False) -> Result:
     url = ctx.server.url + f"/blast?size={size}&n={n}"
     ws = websocket.create_connection(url, skip_utf8_validation=skip_utf8)
-    try:
-        with Watchdog(ctx.limit, lambda: raw_abort(ws)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            ws.send("go")
-            for _ in range(n):
-                data = ws.recv()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if len(data) != size:
-                raise BenchError(f"websocket-client: got {len(data)} bytes")
-    finally:
-        ws.close()
-    return throughput(n, size, wall, cpu, unit)
+    return recv_blocking(ctx, n, size, unit, ws, lambda: raw_abort(ws), "websocket-client")
 
 
 def recv_websockets(ctx: Ctx, n: int, size: int, unit: str) -> Result:
     ws = websockets_connect_plain(ctx.server.url + f"/blast?size={size}&n={n}")
+    return recv_blocking(ctx, n, size, unit, ws, lambda: websockets_abort(ws), "websockets")
+
+
+def recv_blocking(
+    ctx: Ctx, n: int, size: int, unit: str, ws: Any, abort: Callable[[], None], name: str
+) -> Result:
+    """One blast received by a blocking client (``send``/``recv``/``close``), then closed."""
     try:
-        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
+        with Watchdog(ctx.limit, abort):
             cpu, wall = time.process_time(), time.perf_counter()
             ws.send("go")
             for _ in range(n):
                 data = ws.recv()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             if len(data) != size:
-                raise BenchError(f"websockets: got {len(data)} bytes")
+                raise BenchError(f"{name}: got {len(data)} bytes")
     finally:
         ws.close()
     return throughput(n, size, wall, cpu, unit)
