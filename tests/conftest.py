@@ -9,6 +9,7 @@ import pykka
 import pytest
 
 from gunpy.actors import Mailbox
+from gunpy.actors._io_loop import io_loop
 from gunpy.supervision import gun_conns_sup
 from tests.peers import EchoServer, LeakCheck, RawServer, make_tls_pair
 
@@ -60,7 +61,9 @@ def tls() -> tuple[Any, Any, Any]:
 def leak_check() -> LeakCheck:
     """Started before the test's own peers; call ``assert_clean()`` once they are stopped.
 
-    Gun's supervision tree lives as long as the process: it is started first.
+    Gun's supervision tree and the I/O loop (its thread, selector and wake-up
+    socketpair) live as long as the process: they are started first.
     """
     gun_conns_sup()
+    io_loop.start()
     return LeakCheck()

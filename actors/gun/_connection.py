@@ -128,8 +128,7 @@ class ConnectionActor(ProcessActor):
         self.conn._channel.io = None
         if io is not None:
             io.abort()
-            if io.is_alive():
-                io.join(10)
+            io.wait_closed(10)  # its socket is closed when we are gone
 
     # -- the states --------------------------------------------------------------------
 
@@ -143,7 +142,7 @@ class ConnectionActor(ProcessActor):
         return None
 
     def domain_lookup(self, message: Any) -> object:
-        """getaddrinfo runs in the attempt's I/O thread."""
+        """getaddrinfo runs in the I/O loop's lookup pool."""
         match message:
             case Phase(io, "connecting") if io is self.io:
                 self._disarm("lookup")
@@ -157,7 +156,7 @@ class ConnectionActor(ProcessActor):
         return None
 
     def connecting(self, message: Any) -> object:
-        """TCP connect, bounded by connect_timeout in the I/O thread."""
+        """TCP connect, bounded by connect_timeout (a timer of the I/O loop)."""
         match message:
             case Phase(io, "initial_tls_handshake") if io is self.io:
                 self.state = StateName.INITIAL_TLS_HANDSHAKE
@@ -167,7 +166,7 @@ class ConnectionActor(ProcessActor):
         return None
 
     def initial_tls_handshake(self, message: Any) -> object:
-        """TLS handshake, bounded by tls_handshake_timeout in the I/O thread."""
+        """TLS handshake, bounded by tls_handshake_timeout (a timer of the I/O loop)."""
         return self._attempting(message)
 
     def _attempting(self, message: Any) -> object:

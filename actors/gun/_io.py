@@ -1,27 +1,33 @@
-"""`SocketIO`: the thread that moves one connection attempt's bytes.
+"""`SocketIO`: one connection attempt's socket, served by the process-wide I/O loop.
 
-It resolves, connects and does the TLS handshake (reporting each phase to
-the connection actor), then loops: recv -> feed the `ClientConnection` ->
-write what it has to send -> deliver its events. It decides nothing: every
-rule is in the sans-I/O connection, which it only touches under `lock`.
+It is a loop handler, not a thread: the loop (``gunpy.actors._io_loop``)
+calls it when its socket is ready, and it resolves (off the loop), connects,
+does the TLS handshake, then for each read feeds the sans-I/O
+`ClientConnection` and writes what that has to send. It decides nothing:
+every rule is in the connection, which it only touches under `lock`.
 
-Frames go straight from this thread to the stream's reply_to, all frames
-of one read in one delivery, with no actor hop; state changes (upgraded,
-closing, closed) go to the actor as events.
+    LOOKUP -> CONNECTING -> TLS -> OPEN -> DRAINING -> DONE
 
-One write path per socket: whoever has bytes for the socket (a caller of
-``ws_send``, this thread's pongs and close replies, the actor's pings and
-closes) queues them in the connection under `lock`, in order, then calls
-`_flush`: one writer at a time drains the queue, and a thread that finds
-another one writing leaves its bytes to it. So frames are never reordered,
-and this thread never blocks on a peer that does not read.
+Frames go straight from the loop to the stream's reply_to, all frames of
+one read in one delivery, with no actor hop; phases and state changes
+(connected, upgraded, closing, closed) go to the actor as events.
+
+Writing: whoever has bytes for the socket (a ``ws_send`` caller, the loop's
+pongs and close replies, the actor's pings) queues them under `lock` and
+writes them at once if nothing is waiting before them; what the socket does
+not take waits in the `OutBuffer` for the loop to see it writable. So frames
+are never reordered and nobody blocks on a peer that does not read, except
+a ``ws_send`` caller while the buffer holds `OUT_BUFFER_LIMIT` bytes; and
+``send_timeout`` ends a connection whose peer takes nothing for that long.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +35,7 @@ from typing import Any
 
 import pykka
 
+from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
 from gunpy.actors._mailbox import batch_sender_for, sender_for
 from gunpy.actors.gun._commands import (
     AttemptFailed,
@@ -38,12 +45,10 @@ from gunpy.actors.gun._commands import (
     Phase,
     WsUp,
 )
+from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
 from gunpy.actors.gun._transport import (
-    Aborted,
-    TlsStream,
     apply_tcp_opts,
     attempt_reason,
-    connect_abortably,
     seconds,
     send_timeout_of,
     socket_error_reason,
@@ -63,32 +68,40 @@ from gunpy.protocol import (
 )
 from gunpy.protocol._handshake import host_header
 
-RECV_SIZE = 262144  # few reads per large frame; malloc soon serves this size from its heap
-THREAD_PREFIX = "gunpy-io-"
-
-
+RECV_SIZE = 262144  # one read per turn: bounded work per socket, few reads per large frame
+DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 _NOBODY = object()
+
+
+class Stage(enum.Enum):
+    """Where the attempt's socket is (the actor keeps Gun's state names)."""
+
+    LOOKUP = "lookup"
+    CONNECTING = "connecting"
+    TLS = "tls"
+    OPEN = "open"
+    DRAINING = "draining"  # CLOSED, writing its last bytes
+    DONE = "done"
 
 
 def _drop(messages: list[Any]) -> None:
     """The sender before the first delivery (never called)."""
 
 
-class SocketIO(threading.Thread):
+class SocketIO:
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
         self, actor_ref: pykka.ActorRef[Any], conn: Any, host: str, port: int, opts: OpenOptions
     ) -> None:
-        super().__init__(name=f"{THREAD_PREFIX}{conn.number}", daemon=True)
         self.actor_ref = actor_ref
         self.conn = conn
         self.host = host
         self.port = port
         self.opts = opts
+        self.loop = io_loop
         self.lock = threading.Lock()
-        self._credit = threading.Condition(self.lock)  # flow control waits here
-        self._write_lock = threading.Lock()
+        self._room = threading.Condition(self.lock)  # ws_send waits here for buffer room
         self.proto = ClientConnection(
             conn,
             host_header(host, port, opts.transport),
@@ -96,45 +109,67 @@ class SocketIO(threading.Thread):
             opts.cookie_store,
         )
         self.sock: socket.socket | None = None
-        self._stream: TlsStream | None = None  # TLS: one SSL call at a time
+        self.stage = Stage.LOOKUP
+        self.out = OutBuffer()
         self.last_received = time.monotonic()  # for ws_opts.keepalive_timeout
+        self._watch_activity = opts.ws_opts.keepalive_timeout != "infinity"
+        self._send_timeout = send_timeout_of(opts.tcp_opts)
+        self._last_progress = 0.0
         self._abort_reason: object = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
+        self._settling = False  # a _settle is queued on the loop
+        self._interest = 0
+        self._tls_interest = READ  # what the TLS handshake waits for
+        self._phase_timer: LoopTimer | None = None  # connect_timeout, tls_handshake_timeout
+        self._send_timer: LoopTimer | None = None
+        self._addresses: list[tuple[Any, ...]] = []
+        self._error: BaseException = OSError(errno.EHOSTUNREACH, "no address")
+        self._done = threading.Event()
         # The reply_to of the last delivery and its sender, looked up once per stream.
         self._last: tuple[object, Callable[[list[Any]], None]] = (_NOBODY, _drop)
 
     # -- called from other threads ---------------------------------------------------
 
+    def start(self) -> None:
+        """Begin the attempt: resolve, then connect on the loop."""
+        self.loop.start()
+        self.loop.resolve(self.host, self.port, self._resolved)
+
     def call(self, action: Callable[[ClientConnection], list[Event] | None]) -> None:
         """Run ``action`` on the connection under the lock, then write and report."""
         with self.lock:
             events = action(self.proto)
-            ended = self.proto.state is ConnState.CLOSED
-            to_send = self.proto.has_data_to_send
-        if to_send:
-            self._flush()
-        if ended:
-            self.abort(self.proto.close_reason)  # wake the reader: it reports the end
+            self._write()
+        self._kick()
         if events:
             self._dispatch(events)
 
     def send_frames(self, encoded: list[tuple[bytes, bool]]) -> SendOutcome:
-        """``ws_send``'s direct path: queue frames and write them from the calling thread."""
+        """``ws_send``'s direct path: queue frames and write them from the calling thread.
+
+        While `OUT_BUFFER_LIMIT` bytes wait unwritten the caller waits for room
+        (the loop writes them as the peer reads), at most until ``send_timeout``
+        ends the connection; then the frames are refused (NOT_OPEN).
+        """
         with self.lock:
+            if self.out.size >= OUT_BUFFER_LIMIT and not self.loop.in_loop():
+                while self.out.size >= OUT_BUFFER_LIMIT and self.stage is Stage.OPEN:
+                    self._room.wait()
             outcome = self.proto.send_frames(encoded)
             closing_timeout = self.proto.closing_timeout
+            if outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT:
+                self._write()
         if outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT:
-            self._flush()
+            self._kick()
             if outcome is SendOutcome.CLOSE_SENT:
                 self._tell(ClosingStarted(self, closing_timeout))
         return outcome
 
     def update_flow(self, increment: int) -> None:
-        """Add flow credit; reading resumes once it is positive."""
+        """Add flow credit; the loop watches the socket again once it is positive."""
         with self.lock:
-            if self.proto.update_flow(increment):
-                self._credit.notify_all()
+            resumed = self.proto.update_flow(increment)
+        if resumed:
+            self._kick(force=True)
 
     def describe(self) -> tuple[str, str]:
         """Gun's ``state_name`` and ``protocol`` of this connection, read now."""
@@ -142,172 +177,363 @@ class SocketIO(threading.Thread):
             return self.proto.state.state_name.value, self.proto.protocol
 
     def abort(self, reason: object = "normal") -> None:
-        """End the connection with ``reason``: cut the socket and wake this thread."""
+        """End the connection now with ``reason``: unwritten bytes are dropped."""
         with self.lock:
             if self._abort_reason is None:
                 self._abort_reason = reason
-            self._credit.notify_all()
-        sock = self.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        wake = self._wake_w
-        if wake is not None:
-            with contextlib.suppress(OSError):
-                wake.send(b"\0")
+            self._room.notify_all()
+        self._kick(force=True)
 
-    # -- the thread -------------------------------------------------------------------
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until the socket is closed and the attempt is over; False on timeout."""
+        return self._done.wait(timeout)
 
-    def run(self) -> None:
+    # -- writing (any thread, under lock) -------------------------------------------
+
+    def _write(self) -> None:
+        """Queue what the connection has to send; write now if nothing waits before it."""
+        data = self.proto.data_to_send()
+        if not data or (self.stage is not Stage.OPEN and self.stage is not Stage.DRAINING):
+            return  # not connected yet (nothing to send) or gone (nothing to send to)
+        was_empty = not self.out
+        self.out.append(data)
+        if was_empty and self.out:
+            self._last_progress = time.monotonic()
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write from the out-buffer as far as the socket takes it (under lock)."""
         try:
-            sock = self._connect()
-        except Aborted:
-            self._close_socket()
-            return
-        except Exception as exc:
-            self._close_socket()
-            self._tell(AttemptFailed(self, attempt_reason(exc)))
-            return
-        self._tell(Connected(self, sock.getsockname()))
-        try:
-            self._serve(sock)
-        except Exception as exc:  # a bug: end the connection rather than hang it
-            with self.lock:
-                self.proto.terminate(("error", f"{type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            with self.lock:
-                self.proto.terminate("normal")  # no-op unless the loop broke off
-                proto = self.proto
-                closed = Closed(self, proto.protocol, proto.close_reason, proto.killed_streams())
-            self._close_socket()
-            self._tell(closed)
+            if self.out.write(self.sock):
+                self._last_progress = time.monotonic()
+        except OSError as exc:
+            self.out.clear()
+            if self._abort_reason is None:
+                self._abort_reason = socket_error_reason(exc)
+        if self.out.size < OUT_BUFFER_LIMIT:
+            self._room.notify_all()
 
-    def _connect(self) -> socket.socket:
-        opts = self.opts
-        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+    def _kick(self, force: bool = False) -> None:
+        """Have the loop catch up with a change made outside it (interest, the end)."""
+        if self.loop.in_loop():
+            return  # the loop settles after every turn
+        with self.lock:
+            wanted = self._wanted_interest()
+            if not force and wanted == self._interest and not self._ending():
+                return
+            if self._settling:
+                return
+            self._settling = True
+        self.loop.call_soon(self._settle)
+
+    # -- the loop side ---------------------------------------------------------------
+
+    def _resolved(self, infos: object) -> None:
+        if self.stage is not Stage.LOOKUP:
+            return  # abandoned while the lookup ran
+        if isinstance(infos, BaseException):
+            self._fail(infos)
+            return
+        self._addresses = list(infos)  # type: ignore[call-overload]
         if self._abort_reason is not None:
-            raise Aborted
+            self._finish()
+            return
+        self.stage = Stage.CONNECTING
         self._tell(Phase(self, "connecting"))
-        timeout = seconds(opts.connect_timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        error: Exception = OSError(errno.EHOSTUNREACH, "no address")
-        self._wake_r, self._wake_w = socket.socketpair()
-        try:
-            for family, type_, proto, _, address in infos:
+        timeout = seconds(self.opts.connect_timeout)
+        if timeout is not None:
+            self._phase_timer = self.loop.call_later(timeout, self._timed_out)
+        self._connect_next()
+
+    def _connect_next(self) -> None:
+        while self._addresses:
+            family, type_, proto, _, address = self._addresses.pop(0)
+            try:
                 sock = socket.socket(family, type_, proto)
+            except OSError as exc:
+                self._error = exc
+                continue
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            if code in (0, errno.EINPROGRESS):
                 self.sock = sock
-                try:
-                    connect_abortably(sock, address, deadline, self._wake_r, self._aborting)
-                except Aborted:
-                    raise
-                except Exception as exc:
-                    error = exc
-                    self.sock = None
-                    sock.close()
-                    continue
-                apply_tcp_opts(sock, opts.tcp_opts)
-                if opts.transport == "tls":
-                    self._tell(Phase(self, "initial_tls_handshake"))
-                    sock = self._tls_handshake(sock)
-                return sock
-            raise error
-        finally:
-            wake_r, wake_w = self._wake_r, self._wake_w
-            self._wake_r = self._wake_w = None
-            wake_r.close()
-            wake_w.close()
+                self._settle()  # watch for writable: the connect's outcome
+                return
+            sock.close()
+            self._error = OSError(code, errno.errorcode.get(code, "connect failed"))
+        self._fail(self._error)
 
-    def _aborting(self) -> bool:
-        return self._abort_reason is not None
+    def _timed_out(self) -> None:
+        if self.stage is Stage.CONNECTING or self.stage is Stage.TLS:
+            self._fail(TimeoutError(f"{self.stage.value} timeout"))
 
-    def _tls_handshake(self, sock: socket.socket) -> socket.socket:
-        ctx = tls_context(self.opts)
+    def on_ready(self, mask: int) -> None:
+        if self._abort_reason is not None:
+            self._settle()  # cut: no more reading or writing
+            return
+        stage = self.stage
+        if stage is Stage.OPEN or stage is Stage.DRAINING:
+            if mask & WRITE:
+                with self.lock:
+                    self._flush()
+            if mask & READ and stage is Stage.OPEN:
+                self._read()
+        elif stage is Stage.CONNECTING:
+            self._connect_done()
+        elif stage is Stage.TLS:
+            self._handshake()
+        self._settle()
+
+    def on_again(self) -> None:
+        if self.stage is Stage.OPEN and not self.proto.reading_paused:
+            self._read()
+        self._settle()
+
+    def on_crash(self, exc: BaseException) -> None:
+        """A bug in the handler: end the connection rather than hang it."""
+        with self.lock:
+            self.proto.terminate(("error", f"{type(exc).__name__}: {exc}"))
+            self.out.clear()
+        if self.stage in (Stage.LOOKUP, Stage.CONNECTING, Stage.TLS):
+            self._fail(exc)
+        else:
+            self._finish()
+
+    def _connect_done(self) -> None:
+        sock = self.sock
+        assert sock is not None
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._release_socket()
+            self._error = OSError(code, errno.errorcode.get(code, "connect failed"))
+            self._connect_next()
+            return
+        apply_tcp_opts(sock, self.opts.tcp_opts)
+        if self.opts.transport != "tls":
+            self._open()
+            return
+        self.stage = Stage.TLS
+        self._tell(Phase(self, "initial_tls_handshake"))
+        self._cancel_phase_timer()
+        timeout = seconds(self.opts.tls_handshake_timeout)
+        if timeout is not None:
+            self._phase_timer = self.loop.call_later(timeout, self._timed_out)
         server_name = self.opts.tls_opts.get("server_name_indication", self.host)
-        tls = ctx.wrap_socket(
+        self._release_socket(close=False)  # the SSLSocket takes over the fd
+        self.sock = tls_context(self.opts).wrap_socket(
             sock,
             server_hostname=None if server_name == "disable" else server_name,
             do_handshake_on_connect=False,
         )
-        self.sock = tls
-        tls.settimeout(seconds(self.opts.tls_handshake_timeout))
-        tls.do_handshake()
-        tls.settimeout(None)
-        self._stream = TlsStream(tls, send_timeout_of(self.opts.tcp_opts))
-        if self._abort_reason is not None:
-            raise Aborted
-        return tls
+        self._handshake()
 
-    def _serve(self, sock: socket.socket) -> None:
-        """recv -> feed -> write -> deliver, until the connection is CLOSED."""
-        recv = self._stream.recv if self._stream is not None else sock.recv
+    def _handshake(self) -> None:
+        tls = self.sock
+        assert isinstance(tls, ssl.SSLSocket)
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._tls_interest = READ
+        except ssl.SSLWantWriteError:
+            self._tls_interest = WRITE
+        except (ssl.SSLError, OSError) as exc:
+            self._fail(exc)
+        else:
+            self._open()
+
+    def _open(self) -> None:
+        self._cancel_phase_timer()
+        sock = self.sock
+        assert sock is not None
+        with self.lock:
+            self.stage = Stage.OPEN
+        self._tell(Connected(self, sock.getsockname()))
+
+    def _read(self) -> None:
+        """One read (at most `RECV_SIZE`), fed to the connection; then write, deliver."""
+        sock = self.sock
+        assert sock is not None
         proto = self.proto
-        receive_data = proto.receive_data
-        watch_activity = self.opts.ws_opts.keepalive_timeout != "infinity"
-        closed = ConnState.CLOSED
-        while True:
-            error: OSError | None = None
+        error: OSError | None = None
+        if isinstance(sock, ssl.SSLSocket):
+            with self.lock:  # one SSL call at a time: writers use the same SSL object
+                data, error = self._tls_recv(sock)
+        else:
             try:
-                data = recv(RECV_SIZE)
+                data = sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError as exc:
                 data, error = b"", exc
-            if watch_activity:
-                self.last_received = time.monotonic()
-            with self.lock:
-                if self._abort_reason is not None:
-                    proto.terminate(self._abort_reason)
-                    events: list[Event] = []
-                elif data:
-                    events = receive_data(data)
-                elif error is not None:
-                    proto.terminate(socket_error_reason(error))
-                    events = []
-                else:
-                    events = proto.receive_eof()
-                to_send = proto.has_data_to_send
-            if to_send:  # pongs, close replies
-                self._flush()
-            if events:
-                self._dispatch(events)
-            if proto.state is closed:
-                return
-            if proto.reading_paused:
-                with self.lock:  # Gun's {active, false}: the owner has no credit left
-                    while proto.reading_paused and self._abort_reason is None:
-                        self._credit.wait()
+        if data is None:
+            return
+        if self._watch_activity:
+            self.last_received = time.monotonic()
+        with self.lock:
+            if self._abort_reason is not None:
+                return  # _settle ends it
+            if data:
+                events = proto.receive_data(data)
+            elif error is not None:
+                proto.terminate(socket_error_reason(error))
+                events = []
+            else:
+                events = proto.receive_eof()
+            self._write()  # pongs, close replies
+        if events:
+            self._dispatch(events)
 
-    # -- writing and delivering ------------------------------------------------------
-
-    def _flush(self) -> None:
-        """Write what the connection has queued; leave it to a writer already at work.
-
-        The writer gives the write lock back while it holds `lock` and has
-        found nothing more to write, so bytes queued by another thread are
-        either seen by it or find the write lock free.
-        """
-        if not self._write_lock.acquire(blocking=False):
-            return  # the writer at work writes ours too
-        proto = self.proto
-        while True:
-            with self.lock:
-                data = proto.data_to_send()
-                sock = self.sock
-                if not data or sock is None or self._abort_reason is not None:
-                    self._write_lock.release()
-                    return
+    def _tls_recv(self, sock: ssl.SSLSocket) -> tuple[bytes | None, OSError | None]:
+        """Up to `RECV_SIZE` decrypted bytes; None if none yet. More pending: another turn."""
+        parts: list[bytes] = []
+        size = 0
+        error: OSError | None = None
+        while size < RECV_SIZE:
             try:
-                self._sendall(sock, data)
+                part = sock.recv(RECV_SIZE - size)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                break
+            except ssl.SSLZeroReturnError:
+                part = b""
             except OSError as exc:
-                self._write_lock.release()
-                self.abort(socket_error_reason(exc))
-                return
+                error = exc
+                break
+            if not part:
+                if not parts:
+                    return b"", None
+                self.loop.again(self)  # deliver what came, then see the EOF
+                break
+            parts.append(part)
+            size += len(part)
+        if parts:
+            if sock.pending():
+                self.loop.again(self)
+            return b"".join(parts), None
+        if error is not None:
+            return b"", error
+        return None, None
 
-    def _sendall(self, sock: socket.socket, data: bytes) -> None:
-        stream = self._stream
-        if stream is not None:
-            stream.sendall(data)
-        else:
-            sock.sendall(data)
+    def _settle(self) -> None:
+        """After any change: end the connection if it is over, else watch what it needs."""
+        with self.lock:
+            self._settling = False
+            ending = self._ending()
+            if ending and self._abort_reason is not None:
+                self.proto.terminate(self._abort_reason)
+                self.out.clear()
+            if self.stage is Stage.OPEN and self.proto.state is ConnState.CLOSED:
+                self.stage = Stage.DRAINING
+                self._room.notify_all()
+            stage, pending = self.stage, bool(self.out)
+        if ending and (stage in (Stage.LOOKUP, Stage.CONNECTING, Stage.TLS)):
+            self._finish()  # the actor gave up on the attempt: no event
+            return
+        if stage is Stage.DRAINING and not pending:
+            self._finish()
+            return
+        if pending:
+            self._watch_send()
+        mask = self._wanted_interest()
+        self._set_interest(mask)
+        sock = self.sock
+        if mask & READ and isinstance(sock, ssl.SSLSocket):
+            with self.lock:
+                buffered = sock.pending()
+            if buffered:
+                self.loop.again(self)  # decrypted bytes the socket will not signal
+
+    def _ending(self) -> bool:
+        return self._abort_reason is not None or (
+            self.stage is Stage.OPEN and self.proto.state is ConnState.CLOSED
+        )
+
+    def _wanted_interest(self) -> int:
+        stage = self.stage
+        if self.sock is None or stage is Stage.LOOKUP or stage is Stage.DONE:
+            return 0
+        if stage is Stage.CONNECTING:
+            return WRITE
+        if stage is Stage.TLS:
+            return self._tls_interest
+        mask = WRITE if self.out else 0
+        if stage is Stage.OPEN and not self.proto.reading_paused:
+            mask |= READ  # paused: Gun's {active, false} until update_flow
+        return mask
+
+    def _set_interest(self, mask: int) -> None:
+        if mask != self._interest and self.sock is not None:
+            self.loop.set_interest(self.sock, self, mask)
+            self._interest = mask
+
+    def _watch_send(self) -> None:
+        """send_timeout: end the connection once the peer took nothing for that long."""
+        if self._send_timer is not None:
+            return
+        limit = self._send_timeout
+        if limit is None:
+            limit = DRAIN_TIMEOUT if self.stage is Stage.DRAINING else None
+        if limit is None:
+            return
+        wait = max(self._last_progress + limit - time.monotonic(), 0.0)
+        self._send_timer = self.loop.call_later(wait, self._send_check, limit)
+
+    def _send_check(self, limit: float) -> None:
+        self._send_timer = None
+        with self.lock:
+            if not self.out:
+                return
+            stalled = time.monotonic() - self._last_progress >= limit
+            if stalled and self._abort_reason is None:
+                self._abort_reason = ("error", "timeout")  # Gun: send_timeout, then close
+        self._settle()
+
+    # -- the end ---------------------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        """The attempt failed before the connection was up."""
+        aborted = self._abort_reason is not None
+        self._finish(tell=False)
+        if not aborted:
+            self._tell(AttemptFailed(self, attempt_reason(exc)))
+
+    def _finish(self, tell: bool = True) -> None:
+        """Close the socket, stop the timers; a connection that was up reports `Closed`."""
+        if self.stage is Stage.DONE:
+            return
+        was_up = self.stage is Stage.OPEN or self.stage is Stage.DRAINING
+        self._cancel_phase_timer()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        with self.lock:  # from here on no writer touches the socket: its fd may be reused
+            self.stage = Stage.DONE
+            self.out.clear()
+            self._room.notify_all()
+            self.proto.terminate(self._abort_reason or "normal")  # no-op once CLOSED
+            proto = self.proto
+            closed = Closed(self, proto.protocol, proto.close_reason, proto.killed_streams())
+        self._release_socket()
+        self._done.set()
+        if was_up and tell:
+            self._tell(closed)
+
+    def _release_socket(self, close: bool = True) -> None:
+        sock, self.sock = self.sock, None
+        if sock is None:
+            return
+        if self._interest:
+            self.loop.forget(sock)
+            self._interest = 0
+        if close:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _cancel_phase_timer(self) -> None:
+        if self._phase_timer is not None:
+            self._phase_timer.cancel()
+            self._phase_timer = None
+
+    # -- delivering ------------------------------------------------------------------
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
@@ -326,25 +552,6 @@ class SocketIO(threading.Thread):
         if self.opts.trace:
             return traced_batch(traced(sender_for(to)))
         return batch_sender_for(to)  # all the messages of one read, one wake-up
-
-    def _close_socket(self) -> None:
-        """Close the socket once the last bytes are written (an abort cuts them short)."""
-        sock = self.sock
-        if sock is None:
-            return
-        if self._abort_reason is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # a writer blocked in sendall wakes up
-        # No writer may touch the fd once closed (it may be reused at once), and
-        # a writer at work still has our last frames (a close reply) to write.
-        with self._write_lock:
-            with self.lock:
-                data = self.proto.data_to_send()
-            with contextlib.suppress(OSError):
-                if data and self._abort_reason is None:
-                    self._sendall(sock, data)
-                sock.close()
-            self.sock = None
 
     def _tell(self, event: object) -> None:
         try:

@@ -1,19 +1,14 @@
 """The socket side of a connection attempt, as plain functions `SocketIO` calls.
 
-TLS contexts from ``tls_opts``, ``tcp_opts``, an abortable connect, and
-Gun's reasons for failures.
+TLS contexts from ``tls_opts``, ``tcp_opts``, and Gun's reasons for failures.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import select
 import socket
 import ssl
-import struct
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +21,6 @@ def socket_error_reason(exc: BaseException) -> object:
         return ("error", "timeout")
     number = getattr(exc, "errno", None)
     if isinstance(number, int) and number in errno.errorcode:
-        if number in (errno.EAGAIN, errno.EWOULDBLOCK):
-            return ("error", "timeout")  # SO_SNDTIMEO expired: Gun's send_timeout
         return ("error", errno.errorcode[number].lower())
     return ("error", str(exc) or type(exc).__name__)
 
@@ -57,18 +50,14 @@ def tls_context(opts: OpenOptions) -> ssl.SSLContext:
 
 
 def apply_tcp_opts(sock: socket.socket, tcp_opts: tuple[tuple[Any, ...], ...]) -> None:
+    """Set ``tcp_opts`` on a connected socket (send_timeout is the I/O loop's timer)."""
     nodelay = True  # websocket frames are small writes: Nagle would delay them
     for item in tcp_opts:
         if len(item) == 3:
             sock.setsockopt(*item)
             continue
         name, value = item
-        if name == "send_timeout" and value != "infinity":
-            seconds, ms = divmod(int(value), 1000)
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, ms * 1000)
-            )
-        elif name == "nodelay":
+        if name == "nodelay":
             nodelay = bool(value)
         elif name == "keepalive":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(value)))
@@ -102,94 +91,14 @@ def attempt_reason(exc: BaseException) -> object:
         return "nxdomain"
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timeout"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # OpenSSL's reason is CERTIFICATE_VERIFY_FAILED whatever the cause; Python
+        # keeps the cause (self-signed, hostname mismatch, IP mismatch, expired).
+        return ("tls_error", f"certificate verify failed: {exc.verify_message}")
     if isinstance(exc, ssl.SSLError):
         return ("tls_error", exc.reason or str(exc))
     reason = socket_error_reason(exc)
     return reason[1] if isinstance(reason, tuple) else reason
-
-
-class Aborted(Exception):
-    """The connection actor asked the worker to stop."""
-
-
-def connect_abortably(
-    sock: socket.socket,
-    address: Any,
-    deadline: float | None,
-    wake: socket.socket,
-    aborted: Callable[[], bool],
-) -> None:
-    """A non-blocking connect that a byte on ``wake`` interrupts, even with no timeout."""
-    sock.setblocking(False)
-    code = sock.connect_ex(address)
-    if code not in (0, errno.EINPROGRESS):
-        raise OSError(code, errno.errorcode.get(code, "connect failed"))
-    if code == errno.EINPROGRESS:
-        poller = select.poll()
-        poller.register(sock, select.POLLOUT)
-        poller.register(wake, select.POLLIN)
-        while True:
-            wait = None if deadline is None else max(deadline - time.monotonic(), 0)
-            ready = dict(poller.poll(None if wait is None else wait * 1000))
-            if aborted():
-                raise Aborted
-            if sock.fileno() in ready:
-                break
-            if not ready or (deadline is not None and time.monotonic() >= deadline):
-                raise TimeoutError("connect_timeout")
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            raise OSError(code, errno.errorcode.get(code, "connect failed"))
-    sock.setblocking(True)
-
-
-class TlsStream:
-    """recv and sendall on one TLS socket from two threads, one SSL call at a time.
-
-    An OpenSSL connection must not be read and written at once (TLS 1.3
-    reads may write, for session tickets and key updates), yet the I/O thread
-    reads while callers of ``ws_send`` write. So the socket is non-blocking,
-    every SSL call holds `lock`, and each side waits for readiness with
-    ``poll`` without it. ``send_timeout`` (seconds, None for none) bounds a
-    writer waiting on a peer that does not read.
-    """
-
-    def __init__(self, sock: ssl.SSLSocket, send_timeout: float | None) -> None:
-        self.sock = sock
-        self.lock = threading.Lock()
-        self.send_timeout = send_timeout
-        sock.setblocking(False)
-
-    def recv(self, size: int) -> bytes:
-        """Block until data, EOF (b"") or an error, like ``socket.recv``."""
-        sock = self.sock
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        while True:
-            with self.lock:
-                try:
-                    return sock.recv(size)
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                    pass
-            poller.poll()  # a shutdown() by abort wakes it with POLLHUP
-
-    def sendall(self, data: bytes) -> None:
-        """Write all of ``data``; TimeoutError once ``send_timeout`` passes without progress."""
-        sock = self.sock
-        view = memoryview(data)
-        poller = select.poll()
-        poller.register(sock, select.POLLOUT)
-        wait_ms = None if self.send_timeout is None else int(self.send_timeout * 1000)
-        while view:
-            with self.lock:
-                try:
-                    sent = sock.send(view)
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                    sent = 0
-            if sent:
-                view = view[sent:]
-            elif not poller.poll(wait_ms):
-                raise TimeoutError("send_timeout")
 
 
 def send_timeout_of(tcp_opts: tuple[tuple[Any, ...], ...]) -> float | None:
