@@ -172,20 +172,19 @@ class IOLoop:
 
     # -- from the loop thread only -----------------------------------------------------
 
-    def set_interest(self, sock: socket.socket, handler: Handler, mask: int) -> None:
-        """Watch ``sock`` for ``mask`` (READ|WRITE) on behalf of ``handler``; 0 stops."""
+    def set_interest(self, sock: socket.socket, handler: Handler, old: int, new: int) -> None:
+        """Watch ``sock`` for ``new`` (READ|WRITE, 0: not at all) instead of ``old``.
+
+        The handler keeps its socket's mask (``old``), so no lookup is needed here.
+        """
         selector = self._selector
         assert selector is not None
-        try:
-            key = selector.get_key(sock)
-        except KeyError:
-            if mask:
-                selector.register(sock, mask, handler)
-            return
-        if not mask:
-            selector.unregister(key.fileobj)
-        elif key.events != mask or key.data is not handler:
-            selector.modify(key.fileobj, mask, handler)
+        if not old:
+            selector.register(sock, new, handler)
+        elif not new:
+            selector.unregister(sock)
+        else:
+            selector.modify(sock, new, handler)
 
     def forget(self, sock: socket.socket) -> None:
         """Stop watching ``sock`` (before it is closed), whatever its interest."""

@@ -47,8 +47,12 @@ def gun_sup() -> pykka.ActorRef[Any]:
 
 def gun_conns_sup() -> pykka.ActorRef[Any]:
     """The ``gun_conns_sup`` supervisor that holds every supervised connection."""
+    known = _tree.get("gun_conns_sup")
+    if known is not None and known.is_alive():
+        return known  # asked once per incarnation: every gun.open needs it
     for child_id, ref, _, _ in which_children(gun_sup()):
         if child_id == "gun_conns_sup" and ref is not None:
             conns: pykka.ActorRef[Any] = ref
+            _tree["gun_conns_sup"] = conns
             return conns
     raise RuntimeError("gun_conns_sup is not running")

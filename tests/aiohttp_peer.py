@@ -1,13 +1,20 @@
 """aiohttp's server as a second independent peer (HTTP and WebSocket) on 127.0.0.1.
 
-Routes: ``/ws`` echoes WebSocket messages; ``/deny`` refuses an upgrade with
-401, two ``set-cookie`` headers and a chunked body; ``/needs-cookie``
-upgrades only a request carrying the cookie ``/deny`` set.
+Routes: ``/ws`` echoes WebSocket messages; ``/flood`` sends 16 KiB binary
+messages as fast as the client takes them, until it closes; ``/deny`` refuses
+an upgrade with 401, two ``set-cookie`` headers and a chunked body;
+``/needs-cookie`` upgrades only a request carrying the cookie ``/deny`` set.
+
+`AiohttpServer` runs it in a thread of the test process; `AiohttpProcess`
+(``python -m tests.aiohttp_peer``) in a process of its own, for tests that
+count the client's threads and file descriptors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from types import TracebackType
 
@@ -24,6 +31,18 @@ async def _echo(request: web.Request) -> web.StreamResponse:
             await ws.send_str(message.data)
         elif message.type is WSMsgType.BINARY:
             await ws.send_bytes(message.data)
+    return ws
+
+
+async def _flood(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    payload = bytes(16384)
+    while not ws.closed:
+        try:
+            await ws.send_bytes(payload)  # waits while the client does not read
+        except (ConnectionError, RuntimeError):
+            break
     return ws
 
 
@@ -52,6 +71,7 @@ class AiohttpServer:
         self.loop = asyncio.new_event_loop()
         app = web.Application()
         app.router.add_get("/ws", _echo)
+        app.router.add_get("/flood", _flood)
         app.router.add_get("/deny", _deny)
         app.router.add_get("/needs-cookie", _needs_cookie)
         self._runner = web.AppRunner(app)
@@ -87,3 +107,42 @@ class AiohttpServer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class AiohttpProcess:
+    """The same server in a child process (its port read from its first line)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.aiohttp_peer"],
+            stdin=subprocess.PIPE,  # closed when this process ends, however it ends
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("port "):
+            self.process.kill()
+            raise RuntimeError(f"aiohttp's server process did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(WAIT)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+    def __enter__(self) -> AiohttpProcess:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    server = AiohttpServer()
+    print(f"port {server.port}", flush=True)
+    sys.stdin.read()  # until the test process closes the pipe or dies

@@ -69,6 +69,9 @@ from gunpy.protocol import (
 from gunpy.protocol._handshake import host_header
 
 RECV_SIZE = 262144  # one read per turn: bounded work per socket, few reads per large frame
+# Only the loop thread reads, so one buffer serves every socket: a read costs a
+# copy of what came, not a RECV_SIZE allocation.
+_RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
 DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 _NOBODY = object()
 
@@ -360,11 +363,12 @@ class SocketIO:
                 data, error = self._tls_recv(sock)
         else:
             try:
-                data = sock.recv(RECV_SIZE)
+                size = sock.recv_into(_RECV_BUFFER)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                data, error = b"", exc
+                size, error = 0, exc
+            data = _RECV_BUFFER[:size].tobytes()
         if data is None:
             return
         if self._watch_activity:
@@ -462,7 +466,7 @@ class SocketIO:
 
     def _set_interest(self, mask: int) -> None:
         if mask != self._interest and self.sock is not None:
-            self.loop.set_interest(self.sock, self, mask)
+            self.loop.set_interest(self.sock, self, self._interest, mask)
             self._interest = mask
 
     def _watch_send(self) -> None:
