@@ -80,10 +80,13 @@ def numeric_address(host: str, port: int) -> list[AddrInfo] | None:
     """``getaddrinfo``'s answer for an IP literal, without a lookup; None for a name."""
     if "%" in host:
         return None  # a scoped IPv6 address: getaddrinfo knows the interface
+    bracketed = host.startswith("[") and host.endswith("]")
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        ip = ipaddress.ip_address(host[1:-1] if bracketed else host)
     except ValueError:
         return None
+    if bracketed and ip.version == 4:
+        return None  # only IPv6 is written in brackets
     if ip.version == 4:
         return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(ip), port))]
     return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(ip), port, 0, 0))]

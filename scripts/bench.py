@@ -76,7 +76,7 @@ from benchkit.process import (
     proc_cpu_seconds,
     wait_quiet,
 )
-from benchkit.scale import hold_main, raise_nofile, run_hold
+from benchkit.scale import hold_main, hold_targets, raise_nofile, run_hold
 from benchkit.server import serve_main
 
 from gunpy.actors import Mailbox
@@ -468,6 +468,7 @@ def report_table(
         held = report["concurrent"].get("gunpy", {}).get("held_min", 0)
         checks.append((status, f"2,000 concurrent upgraded connections on {cores} cores: "
                                f"{held:,} of {count:,} held and echoing"))
+        checks += hold_targets(report["concurrent"], count)
     stretch = []
     for key in ("recv32", "recv64k"):
         entry = report["measures"].get(key)

@@ -94,6 +94,9 @@ class Supervisor(ProcessActor):
         self.specs = specs
         self.clock = clock
         self.children: list[_Child] = []  # in start order
+        # The running children by actor URN: a simple_one_for_one supervisor may hold
+        # 10,000 connections, and every exit and terminate_child looks one up.
+        self._running: dict[str, _Child] = {}
         self.restarts: deque[float] = deque()
         # Children stopped on purpose whose EXIT has not come yet: it is no crash.
         self._detached: set[str] = set()
@@ -128,6 +131,7 @@ class Supervisor(ProcessActor):
 
     def _start(self, child: _Child) -> None:
         child.ref, child.process = one.start(child.spec, child.extra_args)
+        self._running[child.ref.actor_urn] = child
         if child.process is None:
             child.mref = monitor(child.ref, watcher=self.actor_ref)
         else:
@@ -139,6 +143,7 @@ class Supervisor(ProcessActor):
         child.ref = child.process = None
         if ref is None:
             return None
+        self._running.pop(ref.actor_urn, None)
         if child.mref is not None:
             demonitor(child.mref)
             child.mref = None
@@ -196,13 +201,11 @@ class Supervisor(ProcessActor):
             self.exit(reason)
 
     def _by_ref(self, ref: object) -> _Child | None:
-        urn = getattr(ref, "actor_urn", None)
-        for child in self.children:
-            if child.ref is not None and child.ref.actor_urn == urn:
-                return child
-        return None
+        return self._running.get(getattr(ref, "actor_urn", None))  # type: ignore[arg-type]
 
     def _child_exited(self, child: _Child, reason: object) -> None:
+        if child.ref is not None:
+            self._running.pop(child.ref.actor_urn, None)
         child.ref, child.mref, child.process = None, None, None
         restart = child.spec.restart
         if restart == "temporary" or (restart == "transient" and is_normal_exit(reason)):

@@ -3,7 +3,9 @@
 Bytes are written in order, as much as the socket takes now; the rest waits
 for the loop to see the socket writable. The buffer never copies a large
 frame (it keeps memoryviews) but joins many small ones into one send once a
-backlog forms, so a slow peer costs few system calls per turn.
+backlog forms, so a slow peer costs few system calls per turn. Only a small
+head is joined, so the rest of a partly sent join is not copied again: each
+byte is copied about once.
 
 TLS adds a rule: after ``SSLWantWriteError`` OpenSSL must be called again
 with the same length, so the slice that failed is remembered and retried
@@ -20,6 +22,7 @@ OUT_BUFFER_LIMIT: Final = 1 << 20
 """Bytes a connection may hold unwritten before ``ws_send`` waits (see `SocketIO.send_frames`)."""
 
 SEND_CHUNK: Final = 262144  # at most this per send: bounded work per turn, and TLS records
+JOIN_BELOW: Final = 16384  # a head this small is joined with what follows it
 _WOULD_BLOCK: Final = (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
                        ssl.SSLWantReadError)
 
@@ -59,7 +62,7 @@ class OutBuffer:
         written = 0
         chunks = self._chunks
         while chunks and written < budget:
-            if not self._retry and len(chunks) > 1 and len(chunks[0]) < SEND_CHUNK:
+            if not self._retry and len(chunks) > 1 and len(chunks[0]) < JOIN_BELOW:
                 self._join_head()
             head = chunks[0]
             length = self._retry or min(len(head), SEND_CHUNK)
