@@ -14,6 +14,13 @@ the loop for them, whatever the number of sockets. Name lookups block, so
 `resolve` runs ``getaddrinfo`` in a small pool and hands the answer back to
 the loop; numeric addresses are answered at once.
 
+Messages for mailboxes and actors that handlers produce in the loop are
+queued with `deliver` and handed over at the end of the turn, each
+destination's messages in order and in one delivery: a thread that owns
+1,000 connections is woken once per turn, not once per socket. A handler
+calls `flush_deliveries` before it reports anything by another path, so
+nothing overtakes what it delivered first.
+
 This module knows nothing of HTTP or WebSocket: the Gun connection's
 handler (``gunpy.actors.gun._io``) is built on it.
 """
@@ -33,6 +40,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol
+
+from gunpy.actors._mailbox import batch_sender_for
 
 logger: Final = logging.getLogger("gunpy")
 
@@ -108,6 +117,8 @@ class IOLoop:
         self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._lookups: ThreadPoolExecutor | None = None
+        # Messages for each destination this turn, in order (the loop thread's own).
+        self._deliveries: dict[int, tuple[object, list[Any]]] = {}
 
     # -- from any thread ---------------------------------------------------------------
 
@@ -200,6 +211,31 @@ class IOLoop:
         """Give ``handler`` another turn (``on_again``) without waiting for its socket."""
         self._again.add(handler)
 
+    def deliver(self, destination: object, messages: list[Any]) -> None:
+        """Queue ``messages`` for a Mailbox or ActorRef, handed over at the end of the turn.
+
+        In the loop thread only; elsewhere they go at once.
+        """
+        if not self.in_loop():
+            batch_sender_for(destination)(messages)
+            return
+        queued = self._deliveries.get(id(destination))
+        if queued is None:
+            self._deliveries[id(destination)] = (destination, list(messages))
+        else:
+            queued[1].extend(messages)
+
+    def flush_deliveries(self) -> None:
+        """Hand over what `deliver` queued this turn (the loop thread only)."""
+        if not self._deliveries:
+            return
+        deliveries, self._deliveries = self._deliveries, {}
+        for destination, messages in deliveries.values():
+            try:
+                batch_sender_for(destination)(messages)
+            except Exception:
+                logger.exception("gunpy I/O loop: delivery to %r failed", destination)
+
     def _run(self) -> None:
         selector = self._selector
         assert selector is not None
@@ -224,6 +260,7 @@ class IOLoop:
             for callback, args in calls:
                 self._guarded(None, callback, *args)
             self._run_due_timers()
+            self.flush_deliveries()
 
     def _wait(self) -> float | None:
         """How long select may sleep: not at all with work queued, else to the next timer."""

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gunpy.actors import Mailbox
 from gunpy.actors._io_loop import READ, WRITE, IOLoop, numeric_address
 from tests.peers import WAIT, wait_for
 
@@ -307,6 +308,50 @@ def test_a_crashing_handler_gets_on_crash_and_the_loop_serves_others(
 
 
 # -- resolve and numeric_address ---------------------------------------------------------------
+
+
+class RecordingMailbox(Mailbox):
+    """A Mailbox that records each batch handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__("recording")
+        self.batches: list[list[Any]] = []
+
+    def send_all(self, messages: list[Any]) -> None:
+        self.batches.append(list(messages))
+        super().send_all(messages)
+
+
+def test_deliveries_of_one_turn_arrive_in_one_batch_in_order(loop: IOLoop) -> None:
+    box, other = RecordingMailbox(), RecordingMailbox()
+
+    def turn() -> None:  # as three handlers would in one turn
+        loop.deliver(box, [1, 2])
+        loop.deliver(other, ["a"])
+        loop.deliver(box, [3])
+        assert box.batches == []  # nothing yet: the turn is not over
+
+    in_loop_thread(loop, turn)
+    wait_for(lambda: box.batches and other.batches)
+    assert box.batches == [[1, 2, 3]] and other.batches == [["a"]]
+    assert [box.receive(timeout=WAIT) for _ in range(3)] == [1, 2, 3]
+
+
+def test_flush_deliveries_hands_over_at_once(loop: IOLoop) -> None:
+    box = RecordingMailbox()
+
+    def report() -> None:  # a handler about to report by another path
+        loop.deliver(box, ["frame"])
+        loop.flush_deliveries()
+        assert box.batches == [["frame"]]
+
+    in_loop_thread(loop, report)
+
+
+def test_deliver_outside_the_loop_goes_at_once(loop: IOLoop) -> None:
+    box = RecordingMailbox()
+    loop.deliver(box, ["now"])
+    assert box.batches == [["now"]]
 
 
 def resolve(loop: IOLoop, host: str, port: int) -> tuple[object, bool]:

@@ -73,7 +73,6 @@ RECV_SIZE = 262144  # one read per turn: bounded work per socket, few reads per 
 # copy of what came, not a RECV_SIZE allocation.
 _RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
 DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
-_NOBODY = object()
 
 
 class Stage(enum.Enum):
@@ -85,10 +84,6 @@ class Stage(enum.Enum):
     OPEN = "open"
     DRAINING = "draining"  # CLOSED, writing its last bytes
     DONE = "done"
-
-
-def _drop(messages: list[Any]) -> None:
-    """The sender before the first delivery (never called)."""
 
 
 class SocketIO:
@@ -127,8 +122,7 @@ class SocketIO:
         self._addresses: list[tuple[Any, ...]] = []
         self._error: BaseException = OSError(errno.EHOSTUNREACH, "no address")
         self._done = threading.Event()
-        # The reply_to of the last delivery and its sender, looked up once per stream.
-        self._last: tuple[object, Callable[[list[Any]], None]] = (_NOBODY, _drop)
+        self._traced = opts.trace
 
     # -- called from other threads ---------------------------------------------------
 
@@ -155,7 +149,8 @@ class SocketIO:
         """
         with self.lock:
             if self.out.size >= OUT_BUFFER_LIMIT and not self.loop.in_loop():
-                while self.out.size >= OUT_BUFFER_LIMIT and self.stage is Stage.OPEN:
+                while (self.out.size >= OUT_BUFFER_LIMIT and self.stage is Stage.OPEN
+                       and self._abort_reason is None):
                     self._room.wait()
             outcome = self.proto.send_frames(encoded)
             closing_timeout = self.proto.closing_timeout
@@ -543,21 +538,23 @@ class SocketIO:
         for event in events:
             if event.__class__ is Deliver:
                 to, messages = event
-                last = self._last  # one attribute: other threads may deliver too
-                if last[0] is not to:
-                    last = self._last = (to, self._sender(to))
-                last[1](messages)
+                if self._traced:
+                    traced_batch(traced(sender_for(to)))(messages)
+                elif self._on_loop():
+                    self.loop.deliver(to, messages)  # with the turn's others, in one wake-up
+                else:
+                    batch_sender_for(to)(messages)
             elif isinstance(event, Upgraded):
                 self._tell(WsUp(self, event.ref))
             elif isinstance(event, CloseSent):
                 self._tell(ClosingStarted(self, event.closing_timeout))
 
-    def _sender(self, to: object) -> Callable[[list[Any]], None]:
-        if self.opts.trace:
-            return traced_batch(traced(sender_for(to)))
-        return batch_sender_for(to)  # all the messages of one read, one wake-up
+    def _on_loop(self) -> bool:
+        return self.loop.in_loop()
 
     def _tell(self, event: object) -> None:
+        if self._on_loop():
+            self.loop.flush_deliveries()  # what was delivered first arrives first
         try:
             self.actor_ref.tell(event)
         except pykka.ActorDeadError:
