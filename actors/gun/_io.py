@@ -154,12 +154,15 @@ class SocketIO:
                     self._room.wait()
             outcome = self.proto.send_frames(encoded)
             closing_timeout = self.proto.closing_timeout
-            if outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT:
+            sent = outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT
+            if sent:
                 self._write()
-        if outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT:
+            # The common case, all written at once, leaves nothing for the loop to do.
+            behind = sent and (bool(self.out) or self._abort_reason is not None)
+        if behind:
             self._kick()
-            if outcome is SendOutcome.CLOSE_SENT:
-                self._tell(ClosingStarted(self, closing_timeout))
+        if outcome is SendOutcome.CLOSE_SENT:
+            self._tell(ClosingStarted(self, closing_timeout))
         return outcome
 
     def update_flow(self, increment: int) -> None:
@@ -195,15 +198,16 @@ class SocketIO:
             return  # not connected yet (nothing to send) or gone (nothing to send to)
         was_empty = not self.out
         self.out.append(data)
-        if was_empty and self.out:
-            self._last_progress = time.monotonic()
+        if was_empty:
             self._flush()
+            if self.out:  # the socket is full: send_timeout counts from now
+                self._last_progress = time.monotonic()
 
     def _flush(self) -> None:
         """Write from the out-buffer as far as the socket takes it (under lock)."""
         try:
-            if self.out.write(self.sock):
-                self._last_progress = time.monotonic()
+            if self.out.write(self.sock) and self.out:
+                self._last_progress = time.monotonic()  # for send_timeout: some went out
         except OSError as exc:
             self.out.clear()
             if self._abort_reason is None:
