@@ -1,6 +1,7 @@
 """`SocketIO`: one connection attempt's socket, served by the process-wide I/O loop.
 
-It is a loop handler, not a thread: the loop (``gunpy.actors._io_loop``)
+It is a loop handler, not a thread (the steps before the connection is up
+are its base, `AttemptSteps` in ``_attempt``): the loop (``gunpy.actors._io_loop``)
 calls it when its socket is ready, and it resolves (off the loop), connects,
 does the TLS handshake, then for each read feeds the sans-I/O
 `ClientConnection` and writes what that has to send. It decides nothing:
@@ -24,7 +25,6 @@ a ``ws_send`` caller while the buffer holds `OUT_BUFFER_LIMIT` bytes; and
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import socket
 import ssl
@@ -37,22 +37,12 @@ import pykka
 
 from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
 from gunpy.actors._mailbox import batch_sender_for, sender_for
-from gunpy.actors.gun._commands import (
-    AttemptFailed,
-    Closed,
-    ClosingStarted,
-    Connected,
-    Phase,
-    WsUp,
-)
+from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
+from gunpy.actors.gun._commands import Closed, ClosingStarted, WsUp
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
 from gunpy.actors.gun._transport import (
-    apply_tcp_opts,
-    attempt_reason,
-    seconds,
     send_timeout_of,
     socket_error_reason,
-    tls_context,
     traced,
     traced_batch,
 )
@@ -75,18 +65,7 @@ _RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
 DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 
 
-class Stage(enum.Enum):
-    """Where the attempt's socket is (the actor keeps Gun's state names)."""
-
-    LOOKUP = "lookup"
-    CONNECTING = "connecting"
-    TLS = "tls"
-    OPEN = "open"
-    DRAINING = "draining"  # CLOSED, writing its last bytes
-    DONE = "done"
-
-
-class SocketIO:
+class SocketIO(AttemptSteps):
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
@@ -230,45 +209,6 @@ class SocketIO:
 
     # -- the loop side ---------------------------------------------------------------
 
-    def _resolved(self, infos: object) -> None:
-        if self.stage is not Stage.LOOKUP:
-            return  # abandoned while the lookup ran
-        if isinstance(infos, BaseException):
-            self._fail(infos)
-            return
-        self._addresses = list(infos)  # type: ignore[call-overload]
-        if self._abort_reason is not None:
-            self._finish()
-            return
-        self.stage = Stage.CONNECTING
-        self._tell(Phase(self, "connecting"))
-        timeout = seconds(self.opts.connect_timeout)
-        if timeout is not None:
-            self._phase_timer = self.loop.call_later(timeout, self._timed_out)
-        self._connect_next()
-
-    def _connect_next(self) -> None:
-        while self._addresses:
-            family, type_, proto, _, address = self._addresses.pop(0)
-            try:
-                sock = socket.socket(family, type_, proto)
-            except OSError as exc:
-                self._error = exc
-                continue
-            sock.setblocking(False)
-            code = sock.connect_ex(address)
-            if code in (0, errno.EINPROGRESS):
-                self.sock = sock
-                self._settle()  # watch for writable: the connect's outcome
-                return
-            sock.close()
-            self._error = OSError(code, errno.errorcode.get(code, "connect failed"))
-        self._fail(self._error)
-
-    def _timed_out(self) -> None:
-        if self.stage is Stage.CONNECTING or self.stage is Stage.TLS:
-            self._fail(TimeoutError(f"{self.stage.value} timeout"))
-
     def on_ready(self, mask: int) -> None:
         if self._abort_reason is not None:
             self._settle()  # cut: no more reading or writing
@@ -301,56 +241,6 @@ class SocketIO:
         else:
             self._finish()
 
-    def _connect_done(self) -> None:
-        sock = self.sock
-        assert sock is not None
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            self._release_socket()
-            self._error = OSError(code, errno.errorcode.get(code, "connect failed"))
-            self._connect_next()
-            return
-        apply_tcp_opts(sock, self.opts.tcp_opts)
-        if self.opts.transport != "tls":
-            self._open()
-            return
-        self.stage = Stage.TLS
-        self._tell(Phase(self, "initial_tls_handshake"))
-        self._cancel_phase_timer()
-        timeout = seconds(self.opts.tls_handshake_timeout)
-        if timeout is not None:
-            self._phase_timer = self.loop.call_later(timeout, self._timed_out)
-        server_name = self.opts.tls_opts.get("server_name_indication", self.host)
-        self._release_socket(close=False)  # the SSLSocket takes over the fd
-        self.sock = tls_context(self.opts).wrap_socket(
-            sock,
-            server_hostname=None if server_name == "disable" else server_name,
-            do_handshake_on_connect=False,
-        )
-        self._handshake()
-
-    def _handshake(self) -> None:
-        tls = self.sock
-        assert isinstance(tls, ssl.SSLSocket)
-        try:
-            tls.do_handshake()
-        except ssl.SSLWantReadError:
-            self._tls_interest = READ
-        except ssl.SSLWantWriteError:
-            self._tls_interest = WRITE
-        except (ssl.SSLError, OSError) as exc:
-            self._fail(exc)
-        else:
-            self._open()
-
-    def _open(self) -> None:
-        self._cancel_phase_timer()
-        sock = self.sock
-        assert sock is not None
-        with self.lock:
-            self.stage = Stage.OPEN
-        self._tell(Connected(self, sock.getsockname()))
-
     def _read(self) -> None:
         """One read (at most `RECV_SIZE`), fed to the connection; then write, deliver."""
         sock = self.sock
@@ -359,7 +249,9 @@ class SocketIO:
         error: OSError | None = None
         if isinstance(sock, ssl.SSLSocket):
             with self.lock:  # one SSL call at a time: writers use the same SSL object
-                data, error = self._tls_recv(sock)
+                data, error, more = tls_recv(sock, RECV_SIZE)
+            if more:
+                self.loop.again(self)
         else:
             try:
                 size = sock.recv_into(_RECV_BUFFER)
@@ -385,36 +277,6 @@ class SocketIO:
             self._write()  # pongs, close replies
         if events:
             self._dispatch(events)
-
-    def _tls_recv(self, sock: ssl.SSLSocket) -> tuple[bytes | None, OSError | None]:
-        """Up to `RECV_SIZE` decrypted bytes; None if none yet. More pending: another turn."""
-        parts: list[bytes] = []
-        size = 0
-        error: OSError | None = None
-        while size < RECV_SIZE:
-            try:
-                part = sock.recv(RECV_SIZE - size)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                break
-            except ssl.SSLZeroReturnError:
-                part = b""
-            except OSError as exc:
-                error = exc
-                break
-            if not part:
-                if not parts:
-                    return b"", None
-                self.loop.again(self)  # deliver what came, then see the EOF
-                break
-            parts.append(part)
-            size += len(part)
-        if parts:
-            if sock.pending():
-                self.loop.again(self)
-            return b"".join(parts), None
-        if error is not None:
-            return b"", error
-        return None, None
 
     def _settle(self) -> None:
         """After any change: end the connection if it is over, else watch what it needs."""
@@ -491,13 +353,6 @@ class SocketIO:
         self._settle()
 
     # -- the end ---------------------------------------------------------------------
-
-    def _fail(self, exc: BaseException) -> None:
-        """The attempt failed before the connection was up."""
-        aborted = self._abort_reason is not None
-        self._finish(tell=False)
-        if not aborted:
-            self._tell(AttemptFailed(self, attempt_reason(exc)))
 
     def _finish(self, tell: bool = True) -> None:
         """Close the socket, stop the timers; a connection that was up reports `Closed`."""
