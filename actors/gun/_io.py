@@ -36,7 +36,7 @@ from typing import Any
 import pykka
 
 from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
-from gunpy.actors._mailbox import batch_sender_for, sender_for
+from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, WsUp
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
@@ -399,20 +399,15 @@ class SocketIO(AttemptSteps):
                 to, messages = event
                 if self._traced:
                     traced_batch(traced(sender_for(to)))(messages)
-                elif self._on_loop():
-                    self.loop.deliver(to, messages)  # with the turn's others, in one wake-up
-                else:
-                    batch_sender_for(to)(messages)
+                else:  # from the loop: with the turn's others, in one wake-up
+                    self.loop.deliver(to, messages)
             elif isinstance(event, Upgraded):
                 self._tell(WsUp(self, event.ref))
             elif isinstance(event, CloseSent):
                 self._tell(ClosingStarted(self, event.closing_timeout))
 
-    def _on_loop(self) -> bool:
-        return self.loop.in_loop()
-
     def _tell(self, event: object) -> None:
-        if self._on_loop():
+        if self.loop.in_loop():
             self.loop.flush_deliveries()  # what was delivered first arrives first
         try:
             self.actor_ref.tell(event)
