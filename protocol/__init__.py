@@ -1,7 +1,8 @@
 """gunpy.protocol: Gun's data and rules, free of threads and sockets.
 
-- `ClientConnection`: one connection's every rule (the HTTP/1.1 upgrade on
-  h11, WebSocket frames, closing, flow), bytes in and events out.
+- `ClientConnection`: one connection's every rule (HTTP/1.1 requests and
+  the upgrade, pipelined, read by h11; WebSocket frames; closing; flow),
+  bytes in and events out.
 - `FrameParser`, `encode_frame`: WebSocket frames, sans-I/O.
 - The shapes users match on (`Frame`, `Headers`, `Message`, `Ref`), the
   option schemas with Gun's defaults (`OpenOptions`, `WsOptions`,
@@ -10,11 +11,15 @@
 
 from gunpy.protocol._close import CloseError
 from gunpy.protocol._connection import ClientConnection
+from gunpy.protocol._content import StreamReply, gun_data_h
 from gunpy.protocol._events import (
     CloseSent,
     ConnState,
+    DataPart,
     Deliver,
     Event,
+    HttpRequest,
+    Refused,
     SendOutcome,
     StateName,
     Upgraded,
@@ -59,6 +64,7 @@ __all__ = [
     "CloseError",
     "CloseSent",
     "ConnState",
+    "DataPart",
     "Deliver",
     "Event",
     "Fin",
@@ -68,6 +74,7 @@ __all__ = [
     "HandshakeError",
     "Headers",
     "HttpOptions",
+    "HttpRequest",
     "InvalidRequest",
     "InvalidRequestHeader",
     "InvalidRequestTarget",
@@ -76,8 +83,10 @@ __all__ = [
     "OptionsError",
     "ProtocolError",
     "Ref",
+    "Refused",
     "SendOutcome",
     "StateName",
+    "StreamReply",
     "Timeout",
     "UpgradeRequest",
     "Upgraded",
@@ -86,4 +95,5 @@ __all__ = [
     "check_ws_options",
     "encode_frame",
     "encode_frames",
+    "gun_data_h",
 ]

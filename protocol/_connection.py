@@ -8,9 +8,11 @@ the I/O layer only does recv -> feed -> write -> deliver, under one lock.
 
 Its state is one `ConnState`, named as Gun's ``state_name``::
 
-    CONNECTED          HTTP/1.1: upgrade requests, one at a time, answered in order
+    CONNECTED          HTTP/1.1: requests pipelined, answered in order (`Http1Client`)
+      -> CLOSING             connection: close or shutdown: the answer being read
+                             completes, nothing new is taken
       -> CONNECTED_WS_ONLY   after a valid 101: frames both ways
-      -> CLOSING             we sent a close (or failed the connection)
+           -> CLOSING        we sent a close (or failed the connection)
     -> CLOSED          the connection must end now; `close_reason` says why
 
 A refused upgrade (any final non-101 answer) is an ordinary response on the
@@ -22,32 +24,33 @@ processed except the close that ends the handshake.
 
 from __future__ import annotations
 
-import base64
-import os
-from collections import deque
 from http.cookiejar import CookieJar
+from typing import Any
 
-from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._events import (
     CloseSent,
     ConnState,
+    DataPart,
     Deliver,
     Event,
+    HttpRequest,
+    Refused,
     SendOutcome,
     Upgraded,
     UpgradeRequest,
 )
 from gunpy.protocol._frames import OP_CLOSE, OP_PING, OP_PONG, FrameParser, masked_frame
 from gunpy.protocol._handshake import HandshakeError, check_upgrade_response
-from gunpy.protocol._http1 import Http1, HttpFault, Switched
+from gunpy.protocol._http1 import Switched
+from gunpy.protocol._http_client import Http1Client
 from gunpy.protocol._messages import (
     BADSTATE_WS_ONLY,
-    Headers,
     Message,
     gun_conn_error,
     gun_stream_error,
     gun_upgrade,
 )
+from gunpy.protocol._options import HttpOptions
 from gunpy.protocol._refs import Ref
 
 
@@ -64,18 +67,17 @@ class ClientConnection:
         host_header: str,
         cookie_origin: tuple[str, str, int],
         cookie_store: CookieJar | None = None,
+        http_opts: HttpOptions | None = None,
     ) -> None:
         self.conn = conn
         self.state = ConnState.CONNECTED
         self.close_reason: object = None
-        self._host = host_header
-        self._origin = cookie_origin
-        self._jar = cookie_store
-        self._http = Http1()
-        self._queue: deque[UpgradeRequest] = deque()
-        self._current: UpgradeRequest | None = None
-        self._key = ""
         self._out: list[bytes] = []
+        self._http = Http1Client(
+            conn, http_opts or HttpOptions(), host_header, cookie_origin, cookie_store,
+            self._out.append,
+        )
+        self._failed_upgrade: Ref | None = None  # a 101 that broke RFC 6455
         # The WebSocket, once upgraded.
         self.ws_ref: Ref | None = None
         self._ws_to: object = None
@@ -97,8 +99,9 @@ class ClientConnection:
         out = self._out
         if not out:
             return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()  # the same list: the HTTP side appends to it
+        return data
 
     @property
     def has_data_to_send(self) -> bool:
@@ -113,99 +116,84 @@ class ClientConnection:
     @property
     def reading_paused(self) -> bool:
         """Flow control: the owner has no credit left, so stop reading the socket."""
-        return self.credit is not None and self.credit <= 0 and self.state is not ConnState.CLOSED
+        if self.state is ConnState.CLOSED:
+            return False
+        if self.ws_ref is None:
+            return self._http.paused
+        return self.credit is not None and self.credit <= 0
 
     def killed_streams(self) -> list[Ref]:
         """The streams a loss now would leave unfinished (``gun_down``'s last element)."""
         if self.ws_ref is not None:
             return [self.ws_ref]
-        killed = [self._current.ref] if self._current is not None else []
-        return killed + [request.ref for request in self._queue]
+        failed = [self._failed_upgrade] if self._failed_upgrade is not None else []
+        return failed + self._http.killed()
 
-    # -- HTTP: the upgrade ------------------------------------------------------------
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def request(self, request: HttpRequest) -> list[Event]:
+        """A request (``gun.get``...): pipelined by `Http1Client`'s rules."""
+        refused = self._not_http(request)
+        return refused if refused is not None else self._http_done(self._http.request(request))
 
     def ws_upgrade(self, request: UpgradeRequest) -> list[Event]:
-        """Queue an upgrade; it is sent once the requests before it are answered."""
-        if self.state is not ConnState.CONNECTED:
-            error = gun_conn_error(self.conn, ("badstate", BADSTATE_WS_ONLY))  # Gun: 3-tuple
-            return [Deliver(request.reply_to, [error])]
-        self._queue.append(request)
-        if self._current is None:
-            self._send_next_request()
-        return []
+        """An upgrade: written once the answers before it are in."""
+        refused = self._not_http(request)
+        return refused if refused is not None else self._http_done(self._http.ws_upgrade(request))
 
-    def _send_next_request(self) -> None:
-        if not self._queue:
-            return
-        request = self._current = self._queue.popleft()
-        self._key = base64.b64encode(os.urandom(16)).decode("ascii")
-        headers = [
-            ("host", self._host),
-            ("connection", "upgrade"),
-            ("upgrade", "websocket"),
-            ("sec-websocket-version", "13"),
-            ("sec-websocket-key", self._key),
-        ]
-        if request.ws_opts.protocols:
-            headers.append(("sec-websocket-protocol", ", ".join(request.ws_opts.protocols)))
-        headers.extend(request.headers)
-        if self._jar is not None:
-            cookie = cookie_header(self._jar, request_url(*self._origin, request.path))
-            if cookie:
-                headers.append(("cookie", cookie))
-        self._out.append(self._http.request("GET", request.path, headers))
+    def data(self, part: DataPart) -> list[Event]:
+        """The next part of a request body (also while closing: the body must end)."""
+        if self.ws_ref is None and self.state is ConnState.CLOSING:
+            return self._http_done(self._http.data(part))
+        refused = self._not_http(part)
+        return refused if refused is not None else self._http_done(self._http.data(part))
 
-    def _receive_http(self, data: bytes) -> list[Event]:
-        request = self._current
-        ref = request.ref if request is not None else None
-        messages: list[Message] = []
-        try:
-            outcome = self._http.receive(data, self.conn, ref, messages)
-        except HttpFault as fault:
-            if request is None or fault.reason == "closed":
-                self._end(fault.reason)  # the stream in flight, if any, is killed
-                return [Deliver(request.reply_to, messages)] if request and messages else []
-            # Not HTTP/1.1 in answer to our upgrade: a failed handshake, as a bad 101.
-            why = ("handshake_error", f"bad HTTP response: {fault}")
-            messages.append(gun_stream_error(self.conn, request.ref, why))
-            self._end("normal")
-            return [Deliver(request.reply_to, messages)]
-        if request is None:
+    def cancel(self, ref: Ref, reply_to: object) -> list[Event]:
+        """Stop delivering stream ``ref`` (Gun's ``cancel``)."""
+        if self.ws_ref is not None or self.state is ConnState.CLOSED:
             return []
-        events: list[Event] = [Deliver(request.reply_to, messages)] if messages else []
-        self._store_cookies(request, messages)
-        if isinstance(outcome, Switched):
-            events.extend(self._switch(request, outcome))
-        elif outcome:
-            self._current = None
-            if self._http.must_close:
-                self._end("normal")  # connection: close completed: Gun says normal, no streams
-            else:
-                self._send_next_request()
+        return self._http_done(self._http.cancel(ref, reply_to))
+
+    def stream_info(self, ref: Ref) -> dict[str, Any] | None:
+        """Gun's ``stream_info`` of ``ref``: its reply_to and state, or None."""
+        if ref is self.ws_ref:
+            return {"ref": ref, "reply_to": self._ws_to, "state": "running"}
+        return self._http.stream_info(ref) if self.ws_ref is None else None
+
+    def http_keepalive(self) -> None:
+        """``http_opts.keepalive``: an empty line while no body is being sent."""
+        if self.state is ConnState.CONNECTED:
+            self._http.keepalive()
+
+    def _not_http(self, command: HttpRequest | UpgradeRequest | DataPart) -> list[Event] | None:
+        """Refusals that do not depend on the pipeline: upgraded, closing, closed."""
+        if self.state is ConnState.CONNECTED:
+            return None
+        if self.state is ConnState.CONNECTED_WS_ONLY:
+            error = gun_conn_error(self.conn, ("badstate", BADSTATE_WS_ONLY))  # Gun: 3-tuple
+            return [Deliver(command.reply_to, [error])]
+        return [Refused(command)]
+
+    def _http_done(self, events: list[Event]) -> list[Event]:
+        """After the pipeline acted: end, or become a WebSocket, as it says."""
+        http = self._http
+        if http.switched is not None:
+            stream, switched = http.switched
+            assert stream.upgrade is not None
+            events.extend(self._switch(stream.upgrade, stream.key, switched))
+        elif http.end_reason is not None and self.state is not ConnState.CLOSED:
+            self._end(http.end_reason)
+        elif http.closing and self.state is ConnState.CONNECTED:
+            self.state = ConnState.CLOSING
         return events
 
-    def _store_cookies(self, request: UpgradeRequest, messages: list[Message]) -> None:
-        if self._jar is None:
-            return
-        for message in messages:
-            if message[0] in ("gun_response", "gun_inform"):
-                self._save_cookies(request, message[-1])
-
-    def _save_cookies(self, request: UpgradeRequest, headers: Headers) -> None:
-        if self._jar is not None:
-            values = [value for name, value in headers if name == "set-cookie"]
-            if values:
-                store_cookies(self._jar, request_url(*self._origin, request.path), values)
-
-    def _switch(self, request: UpgradeRequest, switched: Switched) -> list[Event]:
+    def _switch(self, request: UpgradeRequest, key: str, switched: Switched) -> list[Event]:
         """A 101: check it, then become a WebSocket and parse what followed it."""
-        self._current = None
-        self._save_cookies(request, switched.headers)
         try:
-            check_upgrade_response(switched.headers, self._key, request.ws_opts.protocols)
+            check_upgrade_response(switched.headers, key, request.ws_opts.protocols)
         except HandshakeError as exc:
             error = gun_stream_error(self.conn, request.ref, ("handshake_error", str(exc)))
-            self._queue.appendleft(request)  # killed: it never became a stream
+            self._failed_upgrade = request.ref  # killed: it never became a stream
             self._end("normal")
             return [Deliver(request.reply_to, [error])]
         ws_opts = request.ws_opts
@@ -220,13 +208,20 @@ class ClientConnection:
             Deliver(request.reply_to, [gun_upgrade(self.conn, request.ref, switched.headers)]),
             Upgraded(request.ref),
         ]
-        for queued in self._queue:  # upgrades behind this one can no longer be sent
-            error = gun_conn_error(self.conn, ("badstate", BADSTATE_WS_ONLY))
-            events.append(Deliver(queued.reply_to, [error]))
-        self._queue.clear()
+        for queued in self._http.waiting:  # what waited behind it can no longer be sent
+            if not isinstance(queued, DataPart):
+                error = gun_conn_error(self.conn, ("badstate", BADSTATE_WS_ONLY))
+                events.append(Deliver(queued.reply_to, [error]))
+        self._http.waiting.clear()
         if switched.trailing:
             events.extend(self._receive_frames(switched.trailing))
         return events
+
+    def close_streams(self) -> list[Event]:
+        """Once ended: Gun's ``closed`` errors for the HTTP streams left unanswered."""
+        if self.ws_ref is not None:
+            return []  # a WebSocket stream hears of it in gun_down only, as in Gun
+        return self._http.close_streams(self.close_reason)
 
     # -- bytes in ---------------------------------------------------------------------
 
@@ -234,8 +229,8 @@ class ClientConnection:
         """Feed the next bytes from the server; return the events they cause."""
         if self.ws_ref is not None:
             return self._receive_frames(data) if self.state is not ConnState.CLOSED else []
-        if self.state is ConnState.CONNECTED:
-            return self._receive_http(data)
+        if self.state is ConnState.CONNECTED or self.state is ConnState.CLOSING:
+            return self._http_done(self._http.receive(data))
         return []
 
     def receive_eof(self) -> list[Event]:
@@ -243,7 +238,7 @@ class ClientConnection:
         if self.state is ConnState.CLOSED:
             return []
         if self.ws_ref is None:
-            events = self._receive_http(b"")
+            events = self._http_done(self._http.receive(b""))
             if self.close_reason is None:
                 self._end("closed")
             return events
@@ -323,16 +318,18 @@ class ClientConnection:
                 return SendOutcome.CLOSE_SENT
         return SendOutcome.SENT
 
-    def close(self, code: int | None) -> list[Event]:
-        """Start the closing handshake with ``code`` (shutdown, owner down: 1001).
+    def close(self, code: int | None, reason: object = "shutdown") -> list[Event]:
+        """Close gracefully: shutdown or the owner's death (``reason``), WebSocket ``code``.
 
-        Returns `CloseSent` if a close went out; none if one already had. On
-        a plain HTTP connection the connection simply ends (``normal``).
+        A WebSocket sends its close (`CloseSent` if one went out). HTTP does
+        Gun's closing: the answer being read completes (`CloseSent` with
+        ``http_opts.closing_timeout``), the streams behind it get
+        ``("closing", reason)``; with nothing in flight it ends now.
         """
         if self.state is ConnState.CONNECTED_WS_ONLY:
             return self._send_close(b"" if code is None else code.to_bytes(2, "big"))
         if self.state is ConnState.CONNECTED:
-            self._end("normal")
+            return self._http_done(self._http.closing_down(reason))
         return []
 
     def _send_close(self, payload: bytes) -> list[Event]:
@@ -345,9 +342,16 @@ class ClientConnection:
         if self.state is ConnState.CONNECTED_WS_ONLY:
             self._out.append(masked_frame(b"", OP_PING))
 
-    def update_flow(self, increment: int) -> bool:
-        """Add flow credit; True if reading may resume (a no-op without ``flow``)."""
-        if self.credit is None:
-            return False
-        self.credit += increment
-        return self.credit > 0
+    def update_flow(self, ref: Ref, increment: int) -> list[Event]:
+        """Add flow credit to stream ``ref``; `reading_paused` then says whether to read.
+
+        For HTTP, what was read but held back for lack of credit goes on now.
+        A no-op for a stream without ``flow``.
+        """
+        if self.ws_ref is not None:
+            if self.credit is not None and ref is self.ws_ref:
+                self.credit += increment
+            return []
+        if self.state is ConnState.CLOSED:
+            return []
+        return self._http_done(self._http.update_flow(ref, increment))

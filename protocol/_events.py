@@ -55,7 +55,17 @@ class CloseSent(NamedTuple):
     closing_timeout: object
 
 
-Event = Deliver | Upgraded | CloseSent
+class Refused(NamedTuple):
+    """Event: the connection is closing, so ``command`` (a request) was not taken.
+
+    Gun postpones it to the next connection, or with ``retry`` 0 answers
+    ``("gun_error", conn, ref, "closing")``: the actor decides.
+    """
+
+    command: object
+
+
+Event = Deliver | Upgraded | CloseSent | Refused
 
 
 class SendOutcome(enum.Enum):
@@ -74,4 +84,29 @@ class UpgradeRequest(NamedTuple):
     path: str
     headers: Headers
     ws_opts: WsOptions
+    reply_to: object
+
+
+class HttpRequest(NamedTuple):
+    """A request (``gun.get``, ``gun.request``, ``gun.headers``...) for the pipeline.
+
+    ``body`` None means the body follows with ``gun.data`` (Gun's ``headers``);
+    ``flow`` None means ``http_opts.flow`` (unset: no flow control).
+    """
+
+    ref: Ref
+    method: str
+    path: str
+    headers: Headers
+    body: bytes | None
+    reply_to: object
+    flow: int | None
+
+
+class DataPart(NamedTuple):
+    """``gun.data``: the next part of the body of request ``ref``; ``fin`` ends it."""
+
+    ref: Ref
+    fin: bool
+    data: bytes
     reply_to: object

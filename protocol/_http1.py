@@ -1,11 +1,15 @@
-"""HTTP/1.1 for the connection, on h11: the upgrade request out, responses in.
+"""HTTP/1.1 on the wire for a pipelining client: requests written, responses read.
 
-`Http1` wraps one ``h11.Connection`` (client side). It sends one request at a
-time (h11 does not pipeline) and turns what the server answers into Gun's
-messages for that request's stream: ``gun_inform`` for a 1xx, ``gun_response``
-with every header (duplicates kept, in order), ``gun_data`` for the body
-(Content-Length, chunked or until close), ``gun_trailers``. A 101 is handed
-back to the caller, with the bytes that followed it, to become a WebSocket.
+Requests are written here, as Gun's ``send_request`` writes them (request
+line, headers in the caller's order, then the body framing): see
+`encode_request` and `encode_chunk`.
+
+Responses are read by h11, which does not pipeline: it reads a response only
+once its own client side has sent the request. So, for each response in
+turn, `ResponseReader.expect` hands h11 a stand-in for the request answered
+next: its method, host, ``connection`` and ``upgrade`` headers, which is all
+that decides how a response is framed (HEAD, 101) and whether the connection
+stays open. The real request went out earlier, written by `encode_request`.
 """
 
 from __future__ import annotations
@@ -14,16 +18,12 @@ from typing import Any, Final, NamedTuple
 
 import h11
 
-from gunpy.protocol._messages import Headers, Message
+from gunpy.protocol._messages import Headers
 
 MAX_HEADER_BLOCK_SIZE: Final = 100_000  # Gun's http_opts max_header_block_size
 
-
-class Switched(NamedTuple):
-    """The server answered 101: the connection now speaks another protocol."""
-
-    headers: Headers
-    trailing: bytes
+# The request headers h11's stand-in needs: they decide keep-alive and upgrades.
+_STAND_IN_HEADERS: Final = frozenset({"connection", "upgrade"})
 
 
 class HttpFault(Exception):
@@ -34,89 +34,132 @@ class HttpFault(Exception):
         self.reason = reason
 
 
+class Inform(NamedTuple):
+    """A 1xx answer other than a switch (100 Continue, 103 Early Hints)."""
+
+    status: int
+    headers: Headers
+
+
+class Switched(NamedTuple):
+    """A 101: the connection now speaks another protocol; ``trailing`` followed it."""
+
+    headers: Headers
+    trailing: bytes
+
+
+class Head(NamedTuple):
+    """A final answer's status line and headers; ``fin`` if no body follows."""
+
+    status: int
+    headers: Headers
+    http_version: str
+    fin: bool
+
+
+class Body(NamedTuple):
+    """Some bytes of the answer's body (de-chunked)."""
+
+    data: bytes
+
+
+class End(NamedTuple):
+    """The answer is complete; ``trailers`` are its trailer fields (often none)."""
+
+    trailers: Headers
+
+
+ResponseEvent = Inform | Switched | Head | Body | End
+
+
 def _headers(items: Any) -> Headers:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in items]
 
 
-class Http1:
-    """One client HTTP/1.1 connection's parser and serializer (see the module doc)."""
+def encode_request(method: str, target: str, version: str, headers: Headers) -> bytes:
+    """A request's head: the request line and the headers, names as given."""
+    lines = [f"{method} {target} {version}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
 
-    def __init__(self) -> None:
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BLOCK_SIZE)
-        self.in_flight = False  # a request was sent and its response is not complete
-        self._fin_sent = False  # that head said there is no body: gun_response was "fin"
+
+def encode_chunk(data: bytes, fin: bool) -> bytes:
+    """``data`` as one chunk of a chunked body; with ``fin`` the last chunk follows."""
+    chunk = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+    return chunk + b"0\r\n\r\n" if fin else chunk
+
+
+class ResponseReader:
+    """The answers of one connection, read in order (see the module doc)."""
+
+    def __init__(self, max_header_block_size: int = MAX_HEADER_BLOCK_SIZE) -> None:
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_block_size)
+        self._expecting = False
+        self._method = ""
 
     @property
-    def must_close(self) -> bool:
-        """The last exchange ends the connection (``connection: close``, HTTP/1.0)."""
-        return self._h11.our_state is h11.MUST_CLOSE or self._h11.their_state is h11.MUST_CLOSE
+    def expecting(self) -> bool:
+        """True from `expect` until that answer's `End` (or `Switched`)."""
+        return self._expecting
 
-    def request(self, method: str, target: str, headers: Headers) -> bytes:
-        """The bytes of a request without a body (the caller checked the input)."""
-        self.in_flight = True
-        request = h11.Request(method=method, target=target, headers=headers)
-        head = self._h11.send(request) or b""
-        return head + (self._h11.send(h11.EndOfMessage()) or b"")
+    def expect(self, method: str, authority: str, headers: Headers) -> None:
+        """The next answer is to a request with this method and these headers."""
+        kept = [(name, value) for name, value in headers if name in _STAND_IN_HEADERS]
+        stand_in = h11.Request(method=method, target="/", headers=[("host", authority), *kept])
+        self._h11.send(stand_in)
+        self._h11.send(h11.EndOfMessage())
+        self._expecting = True
+        self._method = method
 
-    def receive(
-        self, data: bytes, conn: object, ref: object, out: list[Message]
-    ) -> Switched | bool:
-        """Feed ``data`` (b"" at EOF); append the stream's messages to ``out``.
+    def feed(self, data: bytes) -> None:
+        """Buffer bytes from the server; b"" means it closed its side."""
+        self._h11.receive_data(data)
 
-        Returns a `Switched` on a 101, True once the response is complete (the
-        connection is ready for the next request), False if more is needed.
-        Raises `HttpFault` when the server breaks HTTP/1.1 or sends a
-        response nobody asked for.
+    @property
+    def buffered(self) -> bool:
+        """Bytes wait that no answer was expected for (or not yet parsed)."""
+        return bool(self._h11.trailing_data[0])
+
+    def next_event(self) -> ResponseEvent | None:
+        """The next piece of the expected answer, or None until more bytes arrive.
+
+        Raises `HttpFault`: ``"closed"`` if the server closed before the
+        answer was complete, ``("error", why)`` if it broke HTTP/1.1.
         """
+        if not self._expecting:
+            return None
         h = self._h11
-        h.receive_data(data)
-        while True:
-            try:
-                event = h.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise HttpFault(("error", str(exc))) from None
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                return False
-            if not self.in_flight:
-                if isinstance(event, h11.ConnectionClosed):
-                    raise HttpFault("closed")
-                raise HttpFault(("error", "unexpected data on an idle HTTP connection"))
-            if isinstance(event, h11.InformationalResponse):
-                headers = _headers(event.headers)
-                if event.status_code == 101:
-                    trailing, _ = h.trailing_data
-                    self.in_flight = False
-                    return Switched(headers, bytes(trailing))
-                out.append(("gun_inform", conn, ref, event.status_code, headers))
-            elif isinstance(event, h11.Response):
-                self._fin_sent = _has_no_body(event)
-                fin = "fin" if self._fin_sent else "nofin"
-                headers = _headers(event.headers)
-                out.append(("gun_response", conn, ref, fin, event.status_code, headers))
-            elif isinstance(event, h11.Data):
-                out.append(("gun_data", conn, ref, "nofin", bytes(event.data)))
-            elif isinstance(event, h11.EndOfMessage):
-                self._end_of_message(event, conn, ref, out)
-                return True
-            elif isinstance(event, h11.ConnectionClosed):
-                raise HttpFault("closed")
-
-    def _end_of_message(
-        self, event: h11.EndOfMessage, conn: object, ref: object, out: list[Message]
-    ) -> None:
-        last = out[-1] if out else None
-        if event.headers:
-            out.append(("gun_trailers", conn, ref, _headers(event.headers)))
-        elif last is not None and last[0] == "gun_data" and last[2] is ref:
-            out[-1] = ("gun_data", conn, ref, "fin", last[4])
-        elif not self._fin_sent:
-            out.append(("gun_data", conn, ref, "fin", b""))
-        self.in_flight = False
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
-            self._h11.start_next_cycle()
+        try:
+            event = h.next_event()
+        except h11.RemoteProtocolError as exc:
+            if h.trailing_data[1]:  # EOF mid-answer: h11 calls it a protocol error
+                raise HttpFault("closed") from None
+            raise HttpFault(("error", str(exc))) from None
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return None
+        if isinstance(event, h11.Data):
+            return Body(bytes(event.data))
+        if isinstance(event, h11.Response):
+            fin = self._method == "HEAD" or _has_no_body(event)
+            version = event.http_version.decode("ascii")
+            return Head(event.status_code, _headers(event.headers), version, fin)
+        if isinstance(event, h11.InformationalResponse):
+            headers = _headers(event.headers)
+            if event.status_code == 101:
+                self._expecting = False
+                return Switched(headers, bytes(h.trailing_data[0]))
+            return Inform(event.status_code, headers)
+        if isinstance(event, h11.EndOfMessage):
+            self._expecting = False
+            if h.our_state is h11.DONE and h.their_state is h11.DONE:
+                h.start_next_cycle()
+            return End(_headers(event.headers))
+        raise HttpFault("closed")  # ConnectionClosed before the answer
 
 
 def _has_no_body(response: h11.Response) -> bool:
+    """Gun's ``fin`` on the head (besides HEAD): 204, 304, or ``content-length: 0``."""
     if response.status_code in (204, 304):
         return True
     for name, value in response.headers:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from typing import Any, Final, Literal, TypeAlias
 
+from gunpy.protocol._content import check_content_handlers, gun_data_h
 from gunpy.protocol._frames import DEFAULT_MAX_FRAME_SIZE
 
 Timeout: TypeAlias = int | Literal["infinity"]
@@ -54,10 +55,20 @@ class WsOptions:
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """HTTP/1.1 options (Gun's ``http_opts``); only what an upgrade needs."""
+    """HTTP/1.1 options (Gun's ``http_opts``), Gun's defaults.
+
+    ``content_handlers`` are ``(handler, opts)`` pairs (see ``gunpy.protocol._content``);
+    ``flow`` None is Gun's infinity; ``transform_header_name`` rewrites request
+    header names as they are written (for servers that care about case).
+    """
 
     closing_timeout: Timeout = 15000
+    content_handlers: tuple[tuple[Any, Any], ...] = ((gun_data_h, {}),)
+    cookie_ignore_informational: bool = False
+    flow: int | None = None
     keepalive: Timeout = "infinity"
+    max_header_block_size: int = 100_000
+    transform_header_name: Callable[[str], str] | None = None
     version: Literal["HTTP/1.1", "HTTP/1.0"] = "HTTP/1.1"
 
 
@@ -159,6 +170,22 @@ def check_http_options(opts: object) -> HttpOptions:
         name = f"http_opts.{key}"
         if key == "closing_timeout" or key == "keepalive":
             values[key] = _timeout(name, value, minimum=1)
+        elif key == "content_handlers":
+            handlers = check_content_handlers(value)
+            if handlers is None:
+                why = "must be a non-empty list of handlers (with init and handle) or pairs"
+                raise OptionsError(name, value, why)
+            values[key] = handlers
+        elif key == "cookie_ignore_informational":
+            values[key] = _bool(name, value)
+        elif key == "flow":
+            values[key] = None if value == "infinity" else _int(name, value, 1)
+        elif key == "max_header_block_size":
+            values[key] = _int(name, value, 1)
+        elif key == "transform_header_name":
+            if not callable(value):
+                raise OptionsError(name, value, "must be a function str -> str")
+            values[key] = value
         elif key == "version":
             if value not in ("HTTP/1.1", "HTTP/1.0"):
                 raise OptionsError(name, value, 'must be "HTTP/1.1" or "HTTP/1.0"')

@@ -177,12 +177,14 @@ def test_eof_reasons() -> None:
 
 
 def test_flow_credit_pauses_reading_and_update_flow_resumes_it() -> None:
-    proto, _ = upgraded(WsOptions(flow=1))
+    proto, ref = upgraded(WsOptions(flow=1))
     frames = b"".join(encode_server_frame(0x1, b"m") for _ in range(3))
     assert len(messages(proto.receive_data(frames))) == 3  # a soft limit, as in Gun
     assert proto.reading_paused and proto.credit == -2
-    assert not proto.update_flow(2)
-    assert proto.update_flow(1) and not proto.reading_paused
+    proto.update_flow(Ref(), 5)  # another stream's credit is not this one's
+    assert proto.update_flow(ref, 2) == [] and proto.reading_paused
+    proto.update_flow(ref, 1)
+    assert not proto.reading_paused
 
 
 def test_data_on_an_idle_http_connection_ends_it() -> None:

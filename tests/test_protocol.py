@@ -256,7 +256,7 @@ OPEN_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"http_opts": {"version": "HTTP/2"}}, "http_opts.version"),
     ({"http_opts": {"keepalive": 0}}, "http_opts.keepalive"),
     ({"http_opts": {"closing_timeout": -1}}, "http_opts.closing_timeout"),
-    ({"http_opts": {"flow": 1}}, "http_opts.flow"),
+    ({"http_opts": {"flow": 0}}, "http_opts.flow"),
     ({"ws_opts": "x"}, "ws_opts"),
     ({"ws_opts": {"flow": 0}}, "ws_opts.flow"),
     ({"ws_opts": {"flow": -1}}, "ws_opts.flow"),

@@ -29,6 +29,20 @@ from gunpy.actors._process import Exit, demonitor, link, monitor, process_of
 from gunpy.actors.gun._commands import Info, SetOwner, Shutdown, StreamError, WsSend, WsUpgrade
 from gunpy.actors.gun._connection import ConnectionActor
 from gunpy.actors.gun._ref import ConnectionRef
+from gunpy.actors.gun._requests import (
+    cancel,
+    data,
+    delete,
+    get,
+    head,
+    headers,
+    options,
+    patch,
+    post,
+    put,
+    request,
+    stream_info,
+)
 from gunpy.protocol import (
     Frame,
     FrameError,
@@ -56,12 +70,24 @@ __all__ = [
     "await_",
     "await_body",
     "await_up",
+    "cancel",
     "close",
+    "data",
+    "delete",
     "flush",
+    "get",
+    "head",
+    "headers",
     "info",
     "open",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
     "set_owner",
     "shutdown",
+    "stream_info",
     "update_flow",
     "ws_send",
     "ws_upgrade",
@@ -99,14 +125,6 @@ def open(
     return conn
 
 
-def _tell(conn: ConnectionRef, message: object) -> None:
-    """Cast to the connection; like an Erlang cast, a dead connection drops it."""
-    ref = conn.actor_ref
-    if ref is not None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            ref.tell(message)
-
-
 def ws_upgrade(
     conn: ConnectionRef,
     path: str,
@@ -127,7 +145,7 @@ def ws_upgrade(
     request = UpgradeRequest(
         Ref(), check_path(path), normalize_headers(headers), options, options.reply_to
     )
-    _tell(conn, WsUpgrade(request))
+    conn.tell(WsUpgrade(request))
     return request.ref
 
 
@@ -143,10 +161,10 @@ def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
     try:
         encoded = encode_frames(frames)
     except FrameError as exc:
-        _tell(conn, StreamError(ref, ("badframe", str(exc)), None))
+        conn.tell(StreamError(ref, ("badframe", str(exc)), None))
         return
     if not send_encoded(conn, encoded):
-        _tell(conn, WsSend(ref, encoded, None))
+        conn.tell(WsSend(ref, encoded, None))
 
 
 def send_encoded(conn: ConnectionRef, encoded: list[tuple[bytes, bool]]) -> bool:
@@ -163,15 +181,16 @@ def send_encoded(conn: ConnectionRef, encoded: list[tuple[bytes, bool]]) -> bool
 
 
 def update_flow(conn: ConnectionRef, ref: Ref, increment: int) -> None:
-    """Give the WebSocket stream ``increment`` more messages of flow credit.
+    """Give stream ``ref`` ``increment`` more messages of flow credit.
 
-    A no-op unless ``ws_opts["flow"]`` was set for the upgrade.
+    A no-op unless the stream has flow control (``ws_opts["flow"]`` for a
+    WebSocket; ``req_opts["flow"]`` or ``http_opts["flow"]`` for a request).
     """
     if not isinstance(increment, int) or increment <= 0:
         raise ValueError("update_flow needs a positive integer")
     io = conn._channel.io
     if io is not None:
-        io.update_flow(increment)
+        io.update_flow(ref, increment)
 
 
 def shutdown(conn: ConnectionRef) -> None:
@@ -179,7 +198,7 @@ def shutdown(conn: ConnectionRef) -> None:
 
     The connection exits with reason ``"shutdown"``.
     """
-    _tell(conn, Shutdown())
+    conn.tell(Shutdown())
 
 
 def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
@@ -212,17 +231,14 @@ def info(conn: ConnectionRef, timeout: float = 5.0) -> dict[str, Any]:
 
     Raises pykka's ActorDeadError if the connection is gone.
     """
-    ref = conn.actor_ref
-    if ref is None:
-        raise pykka.ActorDeadError(f"{conn!r} never started")
-    result: dict[str, Any] = ref.ask(Info(), block=True, timeout=timeout)
+    result: dict[str, Any] = conn.ask(Info(), timeout)
     return result
 
 
 def set_owner(conn: ConnectionRef, new_owner: object) -> None:
     """Make ``new_owner`` (an ActorRef or a Mailbox) the owner: it gets gun_up/gun_down."""
     sender_for(new_owner)
-    _tell(conn, SetOwner(new_owner))
+    conn.tell(SetOwner(new_owner))
 
 
 def _is(message: object, tag: str, size: int) -> bool:

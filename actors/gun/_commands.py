@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gunpy.protocol import Ref, UpgradeRequest
+from gunpy.protocol import DataPart, HttpRequest, Ref, UpgradeRequest
 
 if TYPE_CHECKING:
     from gunpy.actors.gun._io import SocketIO
@@ -62,7 +62,32 @@ class Closed(NamedTuple):
     killed: list[Ref]
 
 
+class NotTaken(NamedTuple):
+    """I/O event: the connection is closing and did not take ``command`` (a request)."""
+
+    io: SocketIO
+    command: object
+
+
 # Commands from the gun facade ----------------------------------------------------
+
+
+class Request(NamedTuple):
+    request: HttpRequest
+
+
+class Data(NamedTuple):
+    part: DataPart
+
+
+class Cancel(NamedTuple):
+    ref: Ref
+    reply_to: object
+
+
+class StreamInfo(NamedTuple):
+    ref: Ref
+
 
 
 class WsUpgrade(NamedTuple):
@@ -94,7 +119,7 @@ class Info(NamedTuple):
 
 
 class Timeout(NamedTuple):
-    """A timer of the actor fired: ``kind`` is retry, lookup, closing, keepalive, dead_peer."""
+    """A timer of the actor fired: retry, lookup, closing, keepalive, http_keepalive, dead_peer."""
 
     kind: str
     token: object

@@ -32,14 +32,19 @@ from gunpy.actors._process import ProcessActor, demonitor, monitor
 from gunpy.actors._scheduler import Timer, scheduler
 from gunpy.actors.gun._commands import (
     AttemptFailed,
+    Cancel,
     Closed,
     ClosingStarted,
     Connected,
+    Data,
     Info,
+    NotTaken,
     Phase,
+    Request,
     SetOwner,
     Shutdown,
     StreamError,
+    StreamInfo,
     Timeout,
     WsSend,
     WsUp,
@@ -47,7 +52,15 @@ from gunpy.actors.gun._commands import (
 )
 from gunpy.actors.gun._io import SocketIO
 from gunpy.actors.gun._ref import ConnectionRef, owner_down_reason
-from gunpy.protocol import BADSTATE_NOT_WS, OpenOptions, Ref, StateName
+from gunpy.protocol import (
+    BADSTATE_NOT_WS,
+    DataPart,
+    HttpRequest,
+    OpenOptions,
+    Ref,
+    StateName,
+    UpgradeRequest,
+)
 from gunpy.protocol._messages import (
     BADSTATE_SET_OWNER_CLOSING,
     gun_conn_error,
@@ -110,6 +123,8 @@ class ConnectionActor(ProcessActor):
             trace.info("%r %s <- %r", self.conn, self.state, message)
         if isinstance(message, Info):
             return self._info()
+        if isinstance(message, StreamInfo):
+            return self._stream_info(message.ref)
         if isinstance(message, Timeout):
             armed = self.timers.get(message.kind)
             if armed is None or armed[0] is not message.token:
@@ -178,6 +193,7 @@ class ConnectionActor(ProcessActor):
                 self.conn._channel.io = io
                 self._event("connect_end", sockname=sockname, protocol="http")
                 self.send_owner(gun_up(self.conn, "http"))
+                self._arm_http_keepalive()
                 postponed, self.postponed = self.postponed, []
                 for command in postponed:
                     self.handle_message(command)
@@ -191,8 +207,8 @@ class ConnectionActor(ProcessActor):
     def _not_live(self, message: Any) -> object:
         """What every state without a live connection does: commands wait, shutdown stops."""
         match message:
-            case WsUpgrade() | WsSend():
-                self.postponed.append(message)
+            case WsUpgrade() | WsSend() | Request() | Data() | Cancel():
+                self.postponed.append(message)  # Gun postpones them to the next connection
             case Shutdown():
                 self.exit("shutdown")
             case _:
@@ -213,6 +229,18 @@ class ConnectionActor(ProcessActor):
                     return None
                 self._event("ws_upgrade", stream_ref=request.ref, reply_to=request.reply_to)
                 io.call(lambda proto: proto.ws_upgrade(request))
+            case Request(http_request):
+                if http_request.reply_to is None:
+                    http_request = http_request._replace(reply_to=self.owner)
+                io.call(lambda proto: proto.request(http_request))
+            case Data(part):
+                if part.reply_to is None:
+                    part = part._replace(reply_to=self.owner)
+                io.call(lambda proto: proto.data(part))
+            case Cancel(ref, reply_to):
+                io.call(lambda proto: proto.cancel(ref, reply_to or self.owner))
+            case NotTaken(from_io, command) if from_io is io:
+                self._not_taken(command)
             case WsSend(_, _, reply_to):
                 # ws_send writes directly while the WebSocket is open; a send that
                 # lands here found none. As in Gun it is never written late: it
@@ -223,6 +251,7 @@ class ConnectionActor(ProcessActor):
                     reply = sender_for(reply_to or self.owner)
                     reply(gun_conn_error(self.conn, ("badstate", BADSTATE_NOT_WS)))
             case WsUp(from_io, ref) if from_io is io:
+                self._disarm("http_keepalive")
                 self._event("protocol_changed", stream_ref=ref, protocol="ws")
                 keepalive = self.opts.ws_opts.keepalive  # Gun reads it from gun:open's ws_opts
                 if keepalive != "infinity":
@@ -236,7 +265,13 @@ class ConnectionActor(ProcessActor):
             case Closed(from_io, protocol, reason, killed) if from_io is io:
                 self._disconnected(protocol, reason, killed)
             case Timeout("closing"):
-                io.abort("normal")
+                # Gun's reason names who started the closing: shutdown, a dead owner, else normal.
+                stop = self.stop_reason
+                io.abort("normal" if stop is None else "shutdown" if stop == "shutdown"
+                         else "owner_down")
+            case Timeout("http_keepalive"):
+                io.call(lambda proto: proto.http_keepalive())
+                self._arm_http_keepalive()
             case Timeout("keepalive"):
                 io.call(lambda proto: proto.ping())
                 keepalive = self.opts.ws_opts.keepalive
@@ -314,7 +349,7 @@ class ConnectionActor(ProcessActor):
         """The one exit of a live connection: its socket is gone."""
         self.io = None
         self.conn._channel.io = None
-        for kind in ("closing", "keepalive", "dead_peer"):
+        for kind in ("closing", "keepalive", "http_keepalive", "dead_peer"):
             self._disarm(kind)
         self._event("disconnect", reason=reason)
         if self.stop_reason is not None:
@@ -330,9 +365,35 @@ class ConnectionActor(ProcessActor):
             self.stop_reason = reason
         io = self.io
         if self.state is StateName.CONNECTED and io is not None:
-            io.call(lambda proto: proto.close(1001))  # its Closed event ends us
+            why = "owner_down" if reason != "shutdown" else "shutdown"
+            io.call(lambda proto: proto.close(1001, why))  # its Closed event ends us
             return
         self.exit(self.stop_reason)
+
+    def _not_taken(self, command: object) -> None:
+        """A request made while closing: with ``retry`` 0 Gun answers closing, else postpones."""
+        if isinstance(command, DataPart):
+            self.postponed.append(Data(command))
+            return
+        assert isinstance(command, HttpRequest | UpgradeRequest)
+        if self.opts.raw.get("retry") == 0:
+            sender_for(command.reply_to)(gun_stream_error(self.conn, command.ref, "closing"))
+        elif isinstance(command, HttpRequest):
+            self.postponed.append(Request(command))
+        else:
+            self.postponed.append(WsUpgrade(command))
+
+    def _arm_http_keepalive(self) -> None:
+        keepalive = self.opts.http_opts.keepalive
+        if keepalive != "infinity":
+            self._arm("http_keepalive", keepalive / 1000)
+
+    def _stream_info(self, ref: Ref) -> tuple[str, object]:
+        """Gun's ``stream_info``: ``("ok", info | None)``, ``("error", "not_connected")``."""
+        io = self.io
+        if self.state is not StateName.CONNECTED or io is None:
+            return ("error", "not_connected")
+        return ("ok", io.stream_info(ref))
 
     # -- event handler -----------------------------------------------------------------
 

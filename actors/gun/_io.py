@@ -38,7 +38,7 @@ import pykka
 from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
-from gunpy.actors.gun._commands import Closed, ClosingStarted, WsUp
+from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, WsUp
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
 from gunpy.actors.gun._transport import (
     send_timeout_of,
@@ -53,6 +53,7 @@ from gunpy.protocol import (
     Deliver,
     Event,
     OpenOptions,
+    Refused,
     SendOutcome,
     Upgraded,
 )
@@ -84,6 +85,7 @@ class SocketIO(AttemptSteps):
             host_header(host, port, opts.transport),
             (opts.transport, host, port),
             opts.cookie_store,
+            opts.http_opts,
         )
         self.sock: socket.socket | None = None
         self.stage = Stage.LOOKUP
@@ -115,9 +117,9 @@ class SocketIO(AttemptSteps):
         with self.lock:
             events = action(self.proto)
             self._write()
-        self._kick()
         if events:
-            self._dispatch(events)
+            self._dispatch(events)  # before the loop may read on: they come first
+        self._kick()
 
     def send_frames(self, encoded: list[tuple[bytes, bool]]) -> SendOutcome:
         """``ws_send``'s direct path: queue frames and write them from the calling thread.
@@ -144,12 +146,14 @@ class SocketIO(AttemptSteps):
             self._tell(ClosingStarted(self, closing_timeout))
         return outcome
 
-    def update_flow(self, increment: int) -> None:
-        """Add flow credit; the loop watches the socket again once it is positive."""
+    def update_flow(self, ref: Any, increment: int) -> None:
+        """Add flow credit to stream ``ref``; the loop reads again once it is positive."""
+        self.call(lambda proto: proto.update_flow(ref, increment))
+
+    def stream_info(self, ref: Any) -> dict[str, Any] | None:
+        """Gun's ``stream_info`` of ``ref`` on this connection, read now."""
         with self.lock:
-            resumed = self.proto.update_flow(increment)
-        if resumed:
-            self._kick(force=True)
+            return self.proto.stream_info(ref)
 
     def describe(self) -> tuple[str, str]:
         """Gun's ``state_name`` and ``protocol`` of this connection, read now."""
@@ -370,9 +374,11 @@ class SocketIO(AttemptSteps):
             self.proto.terminate(self._abort_reason or "normal")  # no-op once CLOSED
             proto = self.proto
             closed = Closed(self, proto.protocol, proto.close_reason, proto.killed_streams())
+            last_words = proto.close_streams() if was_up and tell else []
         self._release_socket()
         self._done.set()
         if was_up and tell:
+            self._dispatch(last_words)  # Gun's closed errors, before gun_down
             self._tell(closed)
 
     def _release_socket(self, close: bool = True) -> None:
@@ -405,6 +411,8 @@ class SocketIO(AttemptSteps):
                 self._tell(WsUp(self, event.ref))
             elif isinstance(event, CloseSent):
                 self._tell(ClosingStarted(self, event.closing_timeout))
+            elif isinstance(event, Refused):
+                self._tell(NotTaken(self, event.command))
 
     def _tell(self, event: object) -> None:
         if self.loop.in_loop():

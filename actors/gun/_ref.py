@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -57,6 +58,20 @@ class ConnectionRef:
         if self.actor_ref is not None:
             raise AttributeError(f"{self!r} is already bound to {self.actor_ref!r}")
         object.__setattr__(self, "actor_ref", actor_ref)
+
+    def tell(self, message: object) -> None:
+        """Cast to the connection; like an Erlang cast, a dead connection drops it."""
+        ref = self.actor_ref
+        if ref is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(message)
+
+    def ask(self, message: object, timeout: float) -> Any:
+        """Call the connection; raises pykka's ActorDeadError if it is gone."""
+        ref = self.actor_ref
+        if ref is None:
+            raise pykka.ActorDeadError(f"{self!r} never started")
+        return ref.ask(message, block=True, timeout=timeout)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ConnectionRef is immutable (tried to set {name})")

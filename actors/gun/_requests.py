@@ -1,0 +1,187 @@
+"""Gun's HTTP request functions: ``gun.get``, ``gun.post``, ``gun.request``, ``gun.data``...
+
+Each mirrors Gun 2.x's function of the same name and returns the stream ref
+at once; the answer arrives as messages to the stream's reply_to (the
+connection's owner unless ``req_opts["reply_to"]``)::
+
+    ("gun_inform", conn, ref, status, headers)           # 1xx
+    ("gun_response", conn, ref, "fin" | "nofin", status, headers)
+    ("gun_data", conn, ref, "fin" | "nofin", data)
+    ("gun_trailers", conn, ref, headers)
+    ("gun_error", conn, ref, reason)
+
+Requests are pipelined on the connection and answered in order (see
+``gunpy.protocol._http_client``). Bad input raises in the caller before
+anything is sent: `InvalidRequestTarget`, `InvalidRequestHeader`,
+`OptionsError` (``req_opts``), ``ValueError`` (a method that is not a token).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from gunpy.actors.gun._commands import Cancel, Data, Request, StreamInfo
+from gunpy.actors.gun._ref import ConnectionRef
+from gunpy.protocol import DataPart, HttpRequest, OptionsError, Ref
+from gunpy.protocol._handshake import HeadersIn, check_path, normalize_headers
+
+Body = bytes | bytearray | memoryview | str
+_METHOD: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def _req_opts(req_opts: Mapping[str, Any] | None) -> tuple[object, int | None]:
+    """Gun's ``req_opts``: ``reply_to`` and ``flow`` (``tunnel`` comes with proxies)."""
+    if req_opts is None:
+        return None, None
+    if not isinstance(req_opts, Mapping):
+        raise OptionsError("req_opts", req_opts, "must be a dict")
+    reply_to, flow = None, None
+    for key, value in req_opts.items():
+        if key == "reply_to":
+            reply_to = value
+        elif key == "flow":
+            if value != "infinity" and not (
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            ):
+                raise OptionsError("req_opts.flow", value, 'must be an integer >= 1 or "infinity"')
+            flow = None if value == "infinity" else value
+        else:
+            raise OptionsError(f"req_opts.{key}", value, "unknown option")
+    return reply_to, flow
+
+
+def _bytes(body: Body) -> bytes:
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"a body is bytes or str, not {type(body).__name__}")
+
+
+def _send(
+    conn: ConnectionRef,
+    method: str,
+    path: str,
+    headers: HeadersIn | None,
+    body: Body | None,
+    req_opts: Mapping[str, Any] | None,
+) -> Ref:
+    if not isinstance(method, str) or not _METHOD.match(method):
+        raise ValueError(f"invalid request method {method!r}")
+    reply_to, flow = _req_opts(req_opts)
+    request = HttpRequest(
+        Ref(),
+        method,
+        check_path(path),
+        normalize_headers(headers),
+        None if body is None else _bytes(body),
+        reply_to,
+        flow,
+    )
+    conn.tell(Request(request))
+    return request.ref
+
+
+def request(
+    conn: ConnectionRef,
+    method: str,
+    path: str,
+    headers: HeadersIn | None = None,
+    body: Body = b"",
+    req_opts: Mapping[str, Any] | None = None,
+) -> Ref:
+    """Send a request with its whole ``body`` (``content-length`` is set from it)."""
+    return _send(conn, method, path, headers, body, req_opts)
+
+
+def headers(
+    conn: ConnectionRef,
+    method: str,
+    path: str,
+    headers: HeadersIn | None = None,
+    req_opts: Mapping[str, Any] | None = None,
+) -> Ref:
+    """Send a request's head; its body follows with `data`.
+
+    With a ``content-length`` header the body is exactly that long; without
+    one it is sent chunked (HTTP/1.0: until the connection closes). Requests
+    made meanwhile wait until the body's ``fin``.
+    """
+    return _send(conn, method, path, headers, None, req_opts)
+
+
+def data(conn: ConnectionRef, ref: Ref, is_fin: str, data: Body) -> None:
+    """Send the next part of the body of stream ``ref``; ``"fin"`` ends it.
+
+    An empty ``"nofin"`` part is ignored, as in Gun. A stream that takes no
+    body (any more) answers ``("gun_error", conn, ref, ("badstate", why))``.
+    """
+    if is_fin not in ("fin", "nofin"):
+        raise ValueError('is_fin must be "fin" or "nofin"')
+    payload = _bytes(data)
+    if not payload and is_fin == "nofin":
+        return
+    conn.tell(Data(DataPart(ref, is_fin == "fin", payload, None)))
+
+
+def get(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+        req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``GET path``; the answer comes as ``gun_response`` and ``gun_data``."""
+    return _send(conn, "GET", path, headers, b"", req_opts)
+
+
+def head(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+         req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``HEAD path``: ``gun_response`` is always ``"fin"``."""
+    return _send(conn, "HEAD", path, headers, b"", req_opts)
+
+
+def options(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+            req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``OPTIONS path`` (``"*"`` asks about the server)."""
+    return _send(conn, "OPTIONS", path, headers, b"", req_opts)
+
+
+def delete(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+           req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``DELETE path``."""
+    return _send(conn, "DELETE", path, headers, b"", req_opts)
+
+
+def post(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+         body: Body | None = None, req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``POST path`` with ``body``; without one (Gun's ``post/3``) the body follows with `data`."""
+    return _send(conn, "POST", path, headers, body, req_opts)
+
+
+def put(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+        body: Body | None = None, req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``PUT path`` with ``body``; without one the body follows with `data`."""
+    return _send(conn, "PUT", path, headers, body, req_opts)
+
+
+def patch(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
+          body: Body | None = None, req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """``PATCH path`` with ``body``; without one the body follows with `data`."""
+    return _send(conn, "PATCH", path, headers, body, req_opts)
+
+
+def cancel(conn: ConnectionRef, ref: Ref) -> None:
+    """Stop delivering stream ``ref``'s answer (Gun cannot unsend a request).
+
+    A request not written yet (queued behind others) is dropped instead.
+    An unknown ref answers ``("gun_error", conn, ref, ("badstate", why))``.
+    """
+    conn.tell(Cancel(ref, None))
+
+
+def stream_info(conn: ConnectionRef, ref: Ref, timeout: float = 5.0) -> tuple[str, Any]:
+    """Gun's ``stream_info``: ``("ok", {"ref", "reply_to", "state"})`` (state
+    ``"running"`` or ``"stopping"`` once cancelled), ``("ok", None)`` for a
+    stream the connection does not have, ``("error", "not_connected")``.
+    Raises pykka's ActorDeadError if the connection is gone.
+    """
+    result: tuple[str, Any] = conn.ask(StreamInfo(ref), timeout)
+    return result

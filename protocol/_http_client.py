@@ -1,0 +1,492 @@
+"""`Http1Client`: Gun's HTTP/1.1 streams on one connection (``gun_http``), sans-I/O.
+
+Requests are pipelined: each is written at once and its answer comes in
+order, to its own stream ref. What is not written at once waits, in order:
+
+- anything behind a request whose body is still being sent (``gun.headers``
+  then ``gun.data``): HTTP/1.1 cannot interleave bodies;
+- anything behind a ``ws_upgrade``: after a 101 the bytes are frames;
+- a ``ws_upgrade`` until every answer before it is in (Gun pipelines it;
+  waiting lets an earlier ``connection: close`` cancel it cleanly);
+- anything behind a request that said ``connection: close`` (or on HTTP/1.0).
+
+A response with ``connection: close`` (or to such a request) starts Gun's
+closing: the streams behind it get ``("gun_error", conn, ref, "closing")``
+at once, the connection ends ("normal") when that answer is complete, and
+new requests are `Refused`. `closing` does the same for ``gun.shutdown``,
+with ``("closing", reason)``. When the connection ends, `close_streams`
+gives Gun's ``closed`` / ``("closed", reason)`` to what was still unanswered.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from typing import Any
+
+from gunpy.protocol._content import Handler, StreamReply, gun_data_h, run_chain, start_chain
+from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
+from gunpy.protocol._events import (
+    CloseSent,
+    DataPart,
+    Deliver,
+    Event,
+    HttpRequest,
+    Refused,
+    UpgradeRequest,
+)
+from gunpy.protocol._http1 import (
+    Body,
+    End,
+    Head,
+    HttpFault,
+    Inform,
+    ResponseReader,
+    Switched,
+    encode_chunk,
+    encode_request,
+)
+from gunpy.protocol._messages import Headers, Message
+from gunpy.protocol._options import HttpOptions
+from gunpy.protocol._refs import Ref
+
+STREAM_CLOSED = "The stream has already been closed."
+STREAM_NOT_FOUND = "The stream cannot be found."
+UNEXPECTED_101 = (
+    "connection_error", "protocol_error", "Unexpected 101 Switching Protocols response."
+)
+
+Waiting = HttpRequest | UpgradeRequest | DataPart
+
+
+@dataclass(eq=False, slots=True)
+class Stream:
+    """A request written to the server whose answer is not complete yet."""
+
+    ref: Ref
+    reply_to: object
+    method: str
+    path: str
+    flow: int | None
+    closes: bool  # the request said connection: close (or HTTP/1.0)
+    upgrade: UpgradeRequest | None = None
+    key: str = ""  # sec-websocket-key of an upgrade
+    alive: bool = True  # False once cancelled or answered with an error
+    head_fin: bool = False  # its gun_response said fin: no body follows
+    chain: list[Handler] | None = None  # content handlers, from the head on
+
+
+def _has_token(headers: Headers, name: str, token: str) -> bool:
+    return any(
+        token in (t.strip().lower() for t in value.split(","))
+        for key, value in headers
+        if key == name
+    )
+
+
+class Http1Client:
+    """The HTTP/1.1 side of a connection (see the module doc)."""
+
+    def __init__(
+        self,
+        conn: object,
+        opts: HttpOptions,
+        authority: str,
+        origin: tuple[str, str, int],
+        jar: CookieJar | None,
+        write: Callable[[bytes], None],
+    ) -> None:
+        self.conn = conn
+        self.opts = opts
+        self._authority = authority
+        self._origin = origin
+        self._jar = jar
+        self._write = write
+        self._version = opts.version
+        self._reader = ResponseReader(opts.max_header_block_size)
+        self.streams: deque[Stream] = deque()  # written, answered in this order
+        self.waiting: deque[Waiting] = deque()  # not written yet, in order
+        self._body: tuple[Stream, int | None] | None = None  # a body being sent: (stream, left)
+        self.closing = False  # Gun's closing: no new streams
+        self.end_reason: object = None  # set when the connection must end now
+        self.switched: tuple[Stream, Switched] | None = None  # a 101 to our upgrade
+        self._deliveries: list[Event] = []
+        self._default_content = opts.content_handlers == ((gun_data_h, {}),)
+
+    # -- what the connection asks -----------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """The stream being answered has no flow credit left: stop reading."""
+        streams = self.streams
+        return bool(streams) and streams[0].flow is not None and streams[0].flow <= 0
+
+    def killed(self) -> list[Ref]:
+        """Every stream not answered yet, in order (``gun_down``'s killed streams)."""
+        waiting = [w.ref for w in self.waiting if not isinstance(w, DataPart)]
+        return [s.ref for s in self.streams] + waiting
+
+    def stream_info(self, ref: Ref) -> dict[str, Any] | None:
+        """Gun's ``stream_info`` map for ``ref``, or None if it is not a stream here."""
+        for stream in self.streams:
+            if stream.ref is ref:
+                state = "running" if stream.alive else "stopping"
+                return {"ref": ref, "reply_to": stream.reply_to, "state": state}
+        for item in self.waiting:
+            if item.ref is ref and not isinstance(item, DataPart):
+                return {"ref": ref, "reply_to": item.reply_to, "state": "running"}
+        return None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def request(self, request: HttpRequest) -> list[Event]:
+        """Write a request now, or queue it behind what it must wait for."""
+        if self.closing:
+            return [Refused(request)]
+        if self._blocked():
+            self.waiting.append(request)
+        else:
+            self._send_request(request)
+        return self._flush()
+
+    def ws_upgrade(self, request: UpgradeRequest) -> list[Event]:
+        """Queue an upgrade: it is written once every answer before it is in."""
+        if self.closing:
+            return [Refused(request)]
+        if self._blocked() or self.streams:
+            self.waiting.append(request)
+        else:
+            self._send_upgrade(request)
+        return self._flush()
+
+    def data(self, part: DataPart) -> list[Event]:
+        """The next part of a request body (Gun's ``gun:data``)."""
+        if any(item.ref is part.ref for item in self.waiting):
+            self.waiting.append(part)  # its request is not written yet
+        elif self._body is not None and self._body[0].ref is part.ref:
+            self._send_data(part)
+            self._drain()
+        else:
+            known = any(stream.ref is part.ref for stream in self.streams)
+            self._error(part.reply_to, part.ref, ("badstate", STREAM_CLOSED if known
+                                                  else STREAM_NOT_FOUND))
+        return self._flush()
+
+    def cancel(self, ref: Ref, reply_to: object) -> list[Event]:
+        """Stop delivering a stream's answer (it is still read); unwritten ones are dropped."""
+        for stream in self.streams:
+            if stream.ref is ref:
+                stream.alive = False
+                stream.flow = None  # a cancelled stream must not stall the connection
+                return []
+        if any(item.ref is ref for item in self.waiting):
+            self.waiting = deque(item for item in self.waiting if item.ref is not ref)
+            self._drain()
+            return self._flush()
+        self._error(reply_to, ref, ("badstate", STREAM_NOT_FOUND))
+        return self._flush()
+
+    def update_flow(self, ref: Ref, increment: int) -> list[Event]:
+        """Add flow credit to stream ``ref``; what was read and held back goes on."""
+        for stream in self.streams:
+            if stream.ref is ref and stream.flow is not None:
+                stream.flow += increment
+        return self.receive(None)
+
+    def keepalive(self) -> None:
+        """``http_opts.keepalive``: an empty line between requests, as Gun sends."""
+        if self._body is None and not self.closing:
+            self._write(b"\r\n")
+
+    def closing_down(self, reason: object) -> list[Event]:
+        """Gun's graceful close: the answer being read completes, the rest get ``closing``."""
+        if not self.streams:
+            self._cut(self._all_waiting(), ("closing", reason))
+            self.end_reason = "normal"
+            return self._flush()
+        self._start_closing(("closing", reason))
+        return self._flush()
+
+    def close_streams(self, reason: object) -> list[Event]:
+        """The connection is gone: each unanswered stream gets Gun's ``closed`` error."""
+        why = "closed" if reason == "closed" else ("closed", reason)
+        self._cut([s for s in self.streams if s.alive], why)
+        self._cut(self._all_waiting(), why)
+        return self._flush()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _blocked(self, queued: bool = True) -> bool:
+        """Must a request wait rather than be written now (``queued``: behind others)?"""
+        if (queued and self.waiting) or self._body is not None:
+            return True
+        last = self.streams[-1] if self.streams else None
+        return last is not None and (last.upgrade is not None or last.closes)
+
+    def _send_request(self, request: HttpRequest) -> None:
+        headers = [(n, v) for n, v in request.headers if n != "transfer-encoding"]
+        left: int | None = None
+        if request.body is not None:
+            headers = [(n, v) for n, v in headers if n != "content-length"]
+            headers.append(("content-length", str(len(request.body))))
+        else:
+            lengths = [v for n, v in headers if n == "content-length"]
+            if lengths:
+                left = int(lengths[0])
+            elif self._version == "HTTP/1.1":
+                headers.append(("transfer-encoding", "chunked"))
+        flow = request.flow if request.flow is not None else self.opts.flow
+        stream = self._new_stream(request.ref, request.reply_to, request.method, request.path,
+                                  flow, headers)
+        self._write_head(stream, request.method, request.path, headers)
+        if request.body:
+            self._write(request.body)
+        if request.body is None:
+            self._body = (stream, left)
+
+    def _send_upgrade(self, request: UpgradeRequest) -> None:
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        headers = [
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", key),
+        ]
+        if request.ws_opts.protocols:
+            headers.append(("sec-websocket-protocol", ", ".join(request.ws_opts.protocols)))
+        headers.extend(request.headers)
+        stream = self._new_stream(request.ref, request.reply_to, "GET", request.path,
+                                  None, headers)
+        stream.upgrade, stream.key = request, key
+        self._write_head(stream, "GET", request.path, headers)
+
+    def _new_stream(self, ref: Ref, reply_to: object, method: str, path: str,
+                    flow: int | None, headers: Headers) -> Stream:
+        closes = self._version == "HTTP/1.0" or _has_token(headers, "connection", "close")
+        stream = Stream(ref, reply_to, method, path, flow, closes)
+        if not self.streams:
+            self._reader.expect(method, self._authority, headers)
+        self.streams.append(stream)
+        return stream
+
+    def _write_head(self, stream: Stream, method: str, path: str, headers: Headers) -> None:
+        if not any(name == "host" for name, _ in headers):
+            headers.insert(0, ("host", self._authority))
+        if self._jar is not None:
+            cookie = cookie_header(self._jar, request_url(*self._origin, path))
+            if cookie:
+                headers.append(("cookie", cookie))
+        rename = self.opts.transform_header_name
+        if rename is not None:
+            headers = [(rename(name), value) for name, value in headers]
+        self._write(encode_request(method, path, self._version, headers))
+
+    def _send_data(self, part: DataPart) -> None:
+        assert self._body is not None
+        stream, left = self._body
+        if left is not None:
+            if len(part.data) > left or (part.fin and len(part.data) != left):
+                why = f"the body does not match its content-length ({left} bytes left)"
+                self._error(part.reply_to, part.ref, ("badarg", why))
+                return
+            self._write(part.data)
+            left -= len(part.data)
+        elif self._version == "HTTP/1.1":
+            self._write(encode_chunk(part.data, part.fin))
+        else:
+            self._write(part.data)  # HTTP/1.0: the body ends with the connection
+        self._body = None if part.fin else (stream, left)
+
+    def _drain(self) -> None:
+        """Write what waited, in order, as far as the rules allow."""
+        waiting = self.waiting
+        while waiting and not self.closing:
+            item = waiting[0]
+            if isinstance(item, DataPart):
+                waiting.popleft()
+                if self._body is not None and self._body[0].ref is item.ref:
+                    self._send_data(item)
+                continue  # else its request was refused: the part goes with it
+            if self._blocked(queued=False) or (
+                isinstance(item, UpgradeRequest) and self.streams
+            ):
+                return
+            waiting.popleft()
+            if isinstance(item, UpgradeRequest):
+                self._send_upgrade(item)
+            else:
+                self._send_request(item)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def receive(self, data: bytes | None) -> list[Event]:
+        """Feed bytes (b"" at EOF, None: go on with what is buffered); return the events.
+
+        Then ``end_reason`` says whether the connection must end, ``switched``
+        whether an upgrade succeeded (the bytes after the 101 are its frames).
+        """
+        if self.end_reason is not None or self.switched is not None:
+            return []
+        if data and not self.streams:
+            self.end_reason = ("error", "unexpected data on an idle HTTP connection")
+            return []
+        if data is not None:
+            self._reader.feed(data)
+        try:
+            self._read()
+        except HttpFault as fault:
+            self._fault(fault)
+        if data == b"" and self.end_reason is None and self.switched is None:
+            self.end_reason = "closed"
+        return self._flush()
+
+    def _read(self) -> None:
+        reader = self._reader
+        while self.end_reason is None and self.switched is None and not self.paused:
+            event = reader.next_event()
+            if event is None:
+                return
+            stream = self.streams[0]
+            if event.__class__ is Body:
+                self._body_part(stream, "nofin", event.data)
+            elif isinstance(event, Head):
+                self._head(stream, event)
+            elif isinstance(event, End):
+                self._end_of_answer(stream, event)
+            elif isinstance(event, Inform):
+                self._store_cookies(stream, event.headers, informational=True)
+                if stream.alive:
+                    message = ("gun_inform", self.conn, stream.ref, event.status, event.headers)
+                    self._emit(stream.reply_to, message)
+            elif isinstance(event, Switched):
+                self._store_cookies(stream, event.headers, informational=True)
+                if stream.upgrade is None:
+                    self._emit(stream.reply_to, ("gun_error", self.conn, UNEXPECTED_101))
+                    self.end_reason = "normal"
+                    return
+                self.streams.popleft()
+                self.switched = (stream, event)
+
+    def _fault(self, fault: HttpFault) -> None:
+        """The server broke HTTP/1.1 (or closed mid-answer): the connection ends."""
+        stream = self.streams[0] if self.streams else None
+        if stream is not None and stream.upgrade is not None and fault.reason != "closed":
+            # Not HTTP/1.1 in answer to our upgrade: a failed handshake, as a bad 101.
+            why = ("handshake_error", f"bad HTTP response: {fault}")
+            self._error(stream.reply_to, stream.ref, why)
+            stream.alive = False
+            self.end_reason = "normal"
+        else:
+            self.end_reason = fault.reason
+
+    def _head(self, stream: Stream, head: Head) -> None:
+        self._store_cookies(stream, head.headers, informational=False)
+        fin = "fin" if head.fin else "nofin"
+        if stream.alive:
+            message = ("gun_response", self.conn, stream.ref, fin, head.status, head.headers)
+            self._emit(stream.reply_to, message)
+            if not head.fin and not self._default_content:
+                reply = StreamReply(self.conn, stream.reply_to, self._emit)
+                stream.chain = start_chain(self.opts.content_handlers, reply, stream.ref,
+                                           head.status, head.headers)
+        closes = (stream.closes or head.http_version == "1.0"
+                  or _has_token(head.headers, "connection", "close"))
+        if closes:
+            self._start_closing("closing")
+        stream.head_fin = head.fin
+
+    def _body_part(self, stream: Stream, fin: str, data: bytes) -> None:
+        if not stream.alive:
+            return
+        if stream.chain is not None:
+            used = run_chain(stream.chain, fin, data)
+        else:
+            self._emit(stream.reply_to, ("gun_data", self.conn, stream.ref, fin, data))
+            used = 1
+        if stream.flow is not None:
+            stream.flow -= used
+
+    def _end_of_answer(self, stream: Stream, end: End) -> None:
+        self.streams.popleft()
+        if end.trailers:
+            if stream.alive:
+                message = ("gun_trailers", self.conn, stream.ref, end.trailers)
+                self._emit(stream.reply_to, message)
+        elif not stream.head_fin:
+            self._finish_body(stream)
+        if self.closing and not self.streams:
+            self.end_reason = "normal"  # Gun: the answer to connection: close is complete
+            return
+        if self.streams:
+            head = self.streams[0]
+            self._reader.expect(head.method, self._authority, self._stand_in(head))
+        self._drain()
+
+    def _finish_body(self, stream: Stream) -> None:
+        """``fin`` on the last ``gun_data`` delivered, else an empty one (as Gun)."""
+        last = self._deliveries[-1] if self._deliveries else None
+        if isinstance(last, Deliver) and last.to is stream.reply_to and last.messages:
+            message = last.messages[-1]
+            if message[0] == "gun_data" and message[2] is stream.ref and stream.chain is None:
+                last.messages[-1] = ("gun_data", self.conn, stream.ref, "fin", message[4])
+                return
+        self._body_part(stream, "fin", b"")
+
+    def _stand_in(self, stream: Stream) -> Headers:
+        headers: Headers = []
+        if stream.closes:
+            headers.append(("connection", "close"))
+        if stream.upgrade is not None:
+            headers += [("connection", "upgrade"), ("upgrade", "websocket")]
+        return headers
+
+    def _store_cookies(self, stream: Stream, headers: Headers, informational: bool) -> None:
+        if self._jar is None or (informational and self.opts.cookie_ignore_informational):
+            return
+        values = [value for name, value in headers if name == "set-cookie"]
+        if values:
+            store_cookies(self._jar, request_url(*self._origin, stream.path), values)
+
+    # -- closing ----------------------------------------------------------------------
+
+    def _start_closing(self, why: object) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        behind = list(self.streams)[1:]
+        for stream in behind:
+            self.streams.remove(stream)
+        self._cut([s for s in behind if s.alive] + self._all_waiting(), why)
+        self._deliveries.append(CloseSent(self.opts.closing_timeout))
+
+    def _all_waiting(self) -> list[Any]:
+        items = [item for item in self.waiting if not isinstance(item, DataPart)]
+        self.waiting.clear()
+        return items
+
+    def _cut(self, streams: list[Any], why: object) -> None:
+        for stream in streams:
+            if isinstance(stream, Stream):
+                stream.alive = False
+            self._error(stream.reply_to, stream.ref, why)
+
+    # -- delivering -------------------------------------------------------------------
+
+    def _error(self, reply_to: object, ref: Ref, reason: object) -> None:
+        self._emit(reply_to, ("gun_error", self.conn, ref, reason))
+
+    def _emit(self, to: object, message: Message) -> None:
+        deliveries = self._deliveries
+        last = deliveries[-1] if deliveries else None
+        if isinstance(last, Deliver) and last.to is to:
+            last.messages.append(message)
+        else:
+            deliveries.append(Deliver(to, [message]))
+
+    def _flush(self) -> list[Event]:
+        events, self._deliveries = self._deliveries, []
+        return events
