@@ -5,6 +5,16 @@ messages as fast as the client takes them, until it closes; ``/deny`` refuses
 an upgrade with 401, two ``set-cookie`` headers and a chunked body;
 ``/needs-cookie`` upgrades only a request carrying the cookie ``/deny`` set.
 
+Plain HTTP: ``/hello`` answers ``hello <path>``; ``/delayed`` the same after
+``?ms=`` (default 500) milliseconds; ``/close`` answers with ``connection:
+close``; ``/chunked`` sends ``?parts=`` (default 3) chunks ``part<i> ``
+``?gap=`` ms apart; ``/echo`` answers any method with the request body and
+``x-method``, ``x-length``, ``x-headers`` (the request's header names as sent,
+comma-separated); ``/large`` sends ``?size=`` bytes (default 1 MiB) in
+64 KiB chunks; ``/login`` sets the cookie ``session=s1``; ``/whoami`` answers
+the ``session`` cookie it got; ``/die`` sends a head promising 100 bytes,
+10 of them, then drops the connection.
+
 `AiohttpServer` runs it in a thread of the test process; `AiohttpProcess`
 (``python -m tests.aiohttp_peer``) in a process of its own, for tests that
 count the client's threads and file descriptors.
@@ -64,6 +74,71 @@ async def _needs_cookie(request: web.Request) -> web.StreamResponse:
     return await _echo(request)
 
 
+async def _hello(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=f"hello {request.path}")
+
+
+async def _delayed(request: web.Request) -> web.StreamResponse:
+    await asyncio.sleep(int(request.query.get("ms", "500")) / 1000)
+    return web.Response(text=f"hello {request.path}")
+
+
+async def _close(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="bye", headers={"connection": "close"})
+
+
+async def _chunked(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    gap = int(request.query.get("gap", "0")) / 1000
+    for index in range(int(request.query.get("parts", "3"))):
+        await response.write(b"part%d " % index)
+        await asyncio.sleep(gap)
+    await response.write_eof()
+    return response
+
+
+async def _echo_body(request: web.Request) -> web.StreamResponse:
+    body = await request.read()
+    names = ",".join(request.raw_headers[i][0].decode("latin-1")
+                     for i in range(len(request.raw_headers)))
+    headers = {"x-method": request.method, "x-length": str(len(body)), "x-headers": names}
+    return web.Response(body=body, headers=headers)
+
+
+async def _large(request: web.Request) -> web.StreamResponse:
+    size = int(request.query.get("size", str(1 << 20)))
+    response = web.StreamResponse(headers={"content-length": str(size)})
+    await response.prepare(request)
+    chunk = bytes(65536)
+    while size > 0:
+        await response.write(chunk[:size])
+        size -= len(chunk)
+    await response.write_eof()
+    return response
+
+
+async def _login(request: web.Request) -> web.StreamResponse:
+    response = web.Response(text="welcome")
+    response.set_cookie("session", "s1")
+    return response
+
+
+async def _whoami(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=request.cookies.get("session", "nobody"))
+
+
+async def _die(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"content-length": "100"})
+    await response.prepare(request)
+    await response.write(b"0123456789")
+    transport = request.transport
+    assert transport is not None
+    transport.abort()
+    return response
+
+
 class AiohttpServer:
     """aiohttp's server in a thread of its own; ``stop`` ends it."""
 
@@ -74,6 +149,15 @@ class AiohttpServer:
         app.router.add_get("/flood", _flood)
         app.router.add_get("/deny", _deny)
         app.router.add_get("/needs-cookie", _needs_cookie)
+        app.router.add_get("/hello", _hello)
+        app.router.add_get("/delayed", _delayed)
+        app.router.add_get("/close", _close)
+        app.router.add_get("/chunked", _chunked)
+        app.router.add_route("*", "/echo", _echo_body)
+        app.router.add_get("/large", _large)
+        app.router.add_get("/login", _login)
+        app.router.add_get("/whoami", _whoami)
+        app.router.add_get("/die", _die)
         self._runner = web.AppRunner(app)
         ready = threading.Event()
         self.port = 0

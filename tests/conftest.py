@@ -11,6 +11,7 @@ import pytest
 from gunpy.actors import Mailbox
 from gunpy.actors._io_loop import io_loop
 from gunpy.supervision import gun_conns_sup
+from tests.aiohttp_peer import AiohttpServer
 from tests.peers import EchoServer, LeakCheck, RawServer, make_tls_pair
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -32,6 +33,14 @@ def _clean_slate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def echo_server() -> Iterator[EchoServer]:
     server = EchoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aiohttp_server() -> Iterator[AiohttpServer]:
+    """One aiohttp server (HTTP routes and WebSocket) for the whole run: see its routes."""
+    server = AiohttpServer()
     yield server
     server.stop()
 
