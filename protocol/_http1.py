@@ -14,6 +14,8 @@ stays open. The real request went out earlier, written by `encode_request`.
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any, Final, NamedTuple
 
 import h11
@@ -74,6 +76,52 @@ ResponseEvent = Inform | Switched | Head | Body | End
 
 def _headers(items: Any) -> Headers:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in items]
+
+
+def has_token(headers: Headers, name: str, token: str) -> bool:
+    """Does a ``name`` header list ``token`` (``connection: keep-alive, close``)?"""
+    return any(
+        token in (t.strip().lower() for t in value.split(","))
+        for key, value in headers
+        if key == name
+    )
+
+
+def request_headers(
+    headers: Headers, body: bytes | None, version: str
+) -> tuple[Headers, int | None]:
+    """Gun's body framing of a request: its headers, and the body length still to send.
+
+    A whole ``body`` sets ``content-length``. Without one (a body to follow
+    with ``gun.data``) a ``content-length`` the caller gave is kept and counted
+    down (the int); else HTTP/1.1 sends it chunked (None), HTTP/1.0 until close.
+    """
+    out = [(n, v) for n, v in headers if n != "transfer-encoding"]
+    if body is not None:
+        out = [(n, v) for n, v in out if n != "content-length"]
+        out.append(("content-length", str(len(body))))
+        return out, None
+    lengths = [v for n, v in out if n == "content-length"]
+    if lengths:
+        return out, int(lengths[0])
+    if version == "HTTP/1.1":
+        out.append(("transfer-encoding", "chunked"))
+    return out, None
+
+
+def upgrade_headers(headers: Headers, protocols: tuple[str, ...]) -> tuple[Headers, str]:
+    """The headers of a WebSocket upgrade request (RFC 6455 4.1) and its fresh key."""
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    out = [
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", key),
+    ]
+    if protocols:
+        out.append(("sec-websocket-protocol", ", ".join(protocols)))
+    out.extend(headers)
+    return out, key
 
 
 def encode_request(method: str, target: str, version: str, headers: Headers) -> bytes:

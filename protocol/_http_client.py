@@ -20,20 +20,16 @@ gives Gun's ``closed`` / ``("closed", reason)`` to what was still unanswered.
 
 from __future__ import annotations
 
-import base64
-import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from typing import Any
 
-from gunpy.protocol._content import Handler, StreamReply, gun_data_h, run_chain, start_chain
+from gunpy.protocol._content import StreamReply, gun_data_h, run_chain, start_chain
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._events import (
     CloseSent,
     DataPart,
-    Deliver,
     Event,
     HttpRequest,
     Refused,
@@ -49,8 +45,12 @@ from gunpy.protocol._http1 import (
     Switched,
     encode_chunk,
     encode_request,
+    has_token,
+    request_headers,
+    upgrade_headers,
 )
-from gunpy.protocol._messages import Headers, Message
+from gunpy.protocol._http_streams import Outbox, Stream
+from gunpy.protocol._messages import Headers
 from gunpy.protocol._options import HttpOptions
 from gunpy.protocol._refs import Ref
 
@@ -61,31 +61,6 @@ UNEXPECTED_101 = (
 )
 
 Waiting = HttpRequest | UpgradeRequest | DataPart
-
-
-@dataclass(eq=False, slots=True)
-class Stream:
-    """A request written to the server whose answer is not complete yet."""
-
-    ref: Ref
-    reply_to: object
-    method: str
-    path: str
-    flow: int | None
-    closes: bool  # the request said connection: close (or HTTP/1.0)
-    upgrade: UpgradeRequest | None = None
-    key: str = ""  # sec-websocket-key of an upgrade
-    alive: bool = True  # False once cancelled or answered with an error
-    head_fin: bool = False  # its gun_response said fin: no body follows
-    chain: list[Handler] | None = None  # content handlers, from the head on
-
-
-def _has_token(headers: Headers, name: str, token: str) -> bool:
-    return any(
-        token in (t.strip().lower() for t in value.split(","))
-        for key, value in headers
-        if key == name
-    )
 
 
 class Http1Client:
@@ -114,7 +89,7 @@ class Http1Client:
         self.closing = False  # Gun's closing: no new streams
         self.end_reason: object = None  # set when the connection must end now
         self.switched: tuple[Stream, Switched] | None = None  # a 101 to our upgrade
-        self._deliveries: list[Event] = []
+        self._out = Outbox(conn)
         self._default_content = opts.content_handlers == ((gun_data_h, {}),)
 
     # -- what the connection asks -----------------------------------------------------
@@ -151,7 +126,7 @@ class Http1Client:
             self.waiting.append(request)
         else:
             self._send_request(request)
-        return self._flush()
+        return self._out.take()
 
     def ws_upgrade(self, request: UpgradeRequest) -> list[Event]:
         """Queue an upgrade: it is written once every answer before it is in."""
@@ -161,7 +136,7 @@ class Http1Client:
             self.waiting.append(request)
         else:
             self._send_upgrade(request)
-        return self._flush()
+        return self._out.take()
 
     def data(self, part: DataPart) -> list[Event]:
         """The next part of a request body (Gun's ``gun:data``)."""
@@ -172,9 +147,9 @@ class Http1Client:
             self._drain()
         else:
             known = any(stream.ref is part.ref for stream in self.streams)
-            self._error(part.reply_to, part.ref, ("badstate", STREAM_CLOSED if known
+            self._out.error(part.reply_to, part.ref, ("badstate", STREAM_CLOSED if known
                                                   else STREAM_NOT_FOUND))
-        return self._flush()
+        return self._out.take()
 
     def cancel(self, ref: Ref, reply_to: object) -> list[Event]:
         """Stop delivering a stream's answer (it is still read); unwritten ones are dropped."""
@@ -182,13 +157,13 @@ class Http1Client:
             if stream.ref is ref:
                 stream.alive = False
                 stream.flow = None  # a cancelled stream must not stall the connection
-                return []
+                return self.receive(None)  # what was held back for its credit goes on
         if any(item.ref is ref for item in self.waiting):
             self.waiting = deque(item for item in self.waiting if item.ref is not ref)
             self._drain()
-            return self._flush()
-        self._error(reply_to, ref, ("badstate", STREAM_NOT_FOUND))
-        return self._flush()
+            return self._out.take()
+        self._out.error(reply_to, ref, ("badstate", STREAM_NOT_FOUND))
+        return self._out.take()
 
     def update_flow(self, ref: Ref, increment: int) -> list[Event]:
         """Add flow credit to stream ``ref``; what was read and held back goes on."""
@@ -207,16 +182,16 @@ class Http1Client:
         if not self.streams:
             self._cut(self._all_waiting(), ("closing", reason))
             self.end_reason = "normal"
-            return self._flush()
+            return self._out.take()
         self._start_closing(("closing", reason))
-        return self._flush()
+        return self._out.take()
 
     def close_streams(self, reason: object) -> list[Event]:
         """The connection is gone: each unanswered stream gets Gun's ``closed`` error."""
         why = "closed" if reason == "closed" else ("closed", reason)
         self._cut([s for s in self.streams if s.alive], why)
         self._cut(self._all_waiting(), why)
-        return self._flush()
+        return self._out.take()
 
     # -- writing ----------------------------------------------------------------------
 
@@ -228,17 +203,7 @@ class Http1Client:
         return last is not None and (last.upgrade is not None or last.closes)
 
     def _send_request(self, request: HttpRequest) -> None:
-        headers = [(n, v) for n, v in request.headers if n != "transfer-encoding"]
-        left: int | None = None
-        if request.body is not None:
-            headers = [(n, v) for n, v in headers if n != "content-length"]
-            headers.append(("content-length", str(len(request.body))))
-        else:
-            lengths = [v for n, v in headers if n == "content-length"]
-            if lengths:
-                left = int(lengths[0])
-            elif self._version == "HTTP/1.1":
-                headers.append(("transfer-encoding", "chunked"))
+        headers, left = request_headers(request.headers, request.body, self._version)
         flow = request.flow if request.flow is not None else self.opts.flow
         stream = self._new_stream(request.ref, request.reply_to, request.method, request.path,
                                   flow, headers)
@@ -249,16 +214,7 @@ class Http1Client:
             self._body = (stream, left)
 
     def _send_upgrade(self, request: UpgradeRequest) -> None:
-        key = base64.b64encode(os.urandom(16)).decode("ascii")
-        headers = [
-            ("connection", "upgrade"),
-            ("upgrade", "websocket"),
-            ("sec-websocket-version", "13"),
-            ("sec-websocket-key", key),
-        ]
-        if request.ws_opts.protocols:
-            headers.append(("sec-websocket-protocol", ", ".join(request.ws_opts.protocols)))
-        headers.extend(request.headers)
+        headers, key = upgrade_headers(request.headers, request.ws_opts.protocols)
         stream = self._new_stream(request.ref, request.reply_to, "GET", request.path,
                                   None, headers)
         stream.upgrade, stream.key = request, key
@@ -266,7 +222,7 @@ class Http1Client:
 
     def _new_stream(self, ref: Ref, reply_to: object, method: str, path: str,
                     flow: int | None, headers: Headers) -> Stream:
-        closes = self._version == "HTTP/1.0" or _has_token(headers, "connection", "close")
+        closes = self._version == "HTTP/1.0" or has_token(headers, "connection", "close")
         stream = Stream(ref, reply_to, method, path, flow, closes)
         if not self.streams:
             self._reader.expect(method, self._authority, headers)
@@ -291,7 +247,7 @@ class Http1Client:
         if left is not None:
             if len(part.data) > left or (part.fin and len(part.data) != left):
                 why = f"the body does not match its content-length ({left} bytes left)"
-                self._error(part.reply_to, part.ref, ("badarg", why))
+                self._out.error(part.reply_to, part.ref, ("badarg", why))
                 return
             self._write(part.data)
             left -= len(part.data)
@@ -342,7 +298,7 @@ class Http1Client:
             self._fault(fault)
         if data == b"" and self.end_reason is None and self.switched is None:
             self.end_reason = "closed"
-        return self._flush()
+        return self._out.take()
 
     def _read(self) -> None:
         reader = self._reader
@@ -361,11 +317,11 @@ class Http1Client:
                 self._store_cookies(stream, event.headers, informational=True)
                 if stream.alive:
                     message = ("gun_inform", self.conn, stream.ref, event.status, event.headers)
-                    self._emit(stream.reply_to, message)
+                    self._out.emit(stream.reply_to, message)
             elif isinstance(event, Switched):
                 self._store_cookies(stream, event.headers, informational=True)
                 if stream.upgrade is None:
-                    self._emit(stream.reply_to, ("gun_error", self.conn, UNEXPECTED_101))
+                    self._out.emit(stream.reply_to, ("gun_error", self.conn, UNEXPECTED_101))
                     self.end_reason = "normal"
                     return
                 self.streams.popleft()
@@ -377,7 +333,7 @@ class Http1Client:
         if stream is not None and stream.upgrade is not None and fault.reason != "closed":
             # Not HTTP/1.1 in answer to our upgrade: a failed handshake, as a bad 101.
             why = ("handshake_error", f"bad HTTP response: {fault}")
-            self._error(stream.reply_to, stream.ref, why)
+            self._out.error(stream.reply_to, stream.ref, why)
             stream.alive = False
             self.end_reason = "normal"
         else:
@@ -388,13 +344,13 @@ class Http1Client:
         fin = "fin" if head.fin else "nofin"
         if stream.alive:
             message = ("gun_response", self.conn, stream.ref, fin, head.status, head.headers)
-            self._emit(stream.reply_to, message)
+            self._out.emit(stream.reply_to, message)
             if not head.fin and not self._default_content:
-                reply = StreamReply(self.conn, stream.reply_to, self._emit)
+                reply = StreamReply(self.conn, stream.reply_to, self._out.emit)
                 stream.chain = start_chain(self.opts.content_handlers, reply, stream.ref,
                                            head.status, head.headers)
         closes = (stream.closes or head.http_version == "1.0"
-                  or _has_token(head.headers, "connection", "close"))
+                  or has_token(head.headers, "connection", "close"))
         if closes:
             self._start_closing("closing")
         stream.head_fin = head.fin
@@ -405,7 +361,7 @@ class Http1Client:
         if stream.chain is not None:
             used = run_chain(stream.chain, fin, data)
         else:
-            self._emit(stream.reply_to, ("gun_data", self.conn, stream.ref, fin, data))
+            self._out.emit(stream.reply_to, ("gun_data", self.conn, stream.ref, fin, data))
             used = 1
         if stream.flow is not None:
             stream.flow -= used
@@ -415,7 +371,7 @@ class Http1Client:
         if end.trailers:
             if stream.alive:
                 message = ("gun_trailers", self.conn, stream.ref, end.trailers)
-                self._emit(stream.reply_to, message)
+                self._out.emit(stream.reply_to, message)
         elif not stream.head_fin:
             self._finish_body(stream)
         if self.closing and not self.streams:
@@ -428,13 +384,8 @@ class Http1Client:
 
     def _finish_body(self, stream: Stream) -> None:
         """``fin`` on the last ``gun_data`` delivered, else an empty one (as Gun)."""
-        last = self._deliveries[-1] if self._deliveries else None
-        if isinstance(last, Deliver) and last.to is stream.reply_to and last.messages:
-            message = last.messages[-1]
-            if message[0] == "gun_data" and message[2] is stream.ref and stream.chain is None:
-                last.messages[-1] = ("gun_data", self.conn, stream.ref, "fin", message[4])
-                return
-        self._body_part(stream, "fin", b"")
+        if stream.chain is not None or not self._out.mark_last_data_fin(stream):
+            self._body_part(stream, "fin", b"")
 
     def _stand_in(self, stream: Stream) -> Headers:
         headers: Headers = []
@@ -461,7 +412,7 @@ class Http1Client:
         for stream in behind:
             self.streams.remove(stream)
         self._cut([s for s in behind if s.alive] + self._all_waiting(), why)
-        self._deliveries.append(CloseSent(self.opts.closing_timeout))
+        self._out.add(CloseSent(self.opts.closing_timeout))
 
     def _all_waiting(self) -> list[Any]:
         items = [item for item in self.waiting if not isinstance(item, DataPart)]
@@ -472,21 +423,4 @@ class Http1Client:
         for stream in streams:
             if isinstance(stream, Stream):
                 stream.alive = False
-            self._error(stream.reply_to, stream.ref, why)
-
-    # -- delivering -------------------------------------------------------------------
-
-    def _error(self, reply_to: object, ref: Ref, reason: object) -> None:
-        self._emit(reply_to, ("gun_error", self.conn, ref, reason))
-
-    def _emit(self, to: object, message: Message) -> None:
-        deliveries = self._deliveries
-        last = deliveries[-1] if deliveries else None
-        if isinstance(last, Deliver) and last.to is to:
-            last.messages.append(message)
-        else:
-            deliveries.append(Deliver(to, [message]))
-
-    def _flush(self) -> list[Event]:
-        events, self._deliveries = self._deliveries, []
-        return events
+            self._out.error(stream.reply_to, stream.ref, why)

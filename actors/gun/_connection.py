@@ -19,17 +19,13 @@ There is one way out of a live connection: the I/O's `Closed` event.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import pykka
-
 from gunpy.actors._mailbox import sender_for
-from gunpy.actors._process import ProcessActor, demonitor, monitor
-from gunpy.actors._scheduler import Timer, scheduler
+from gunpy.actors._process import demonitor, monitor
 from gunpy.actors.gun._commands import (
     AttemptFailed,
     Cancel,
@@ -50,6 +46,7 @@ from gunpy.actors.gun._commands import (
     WsUp,
     WsUpgrade,
 )
+from gunpy.actors.gun._connection_base import ConnectionBase
 from gunpy.actors.gun._io import SocketIO
 from gunpy.actors.gun._ref import ConnectionRef, owner_down_reason
 from gunpy.protocol import (
@@ -68,37 +65,20 @@ from gunpy.protocol._messages import (
     gun_stream_error,
     gun_up,
 )
-from gunpy.supervision._retry import RetryFunError, RetryPolicy
+from gunpy.supervision._retry import RetryFunError
 
 BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
 trace: Final = logging.getLogger("gunpy.trace")
 _UNHANDLED: Final = object()
 
 
-class ConnectionActor(ProcessActor):
+class ConnectionActor(ConnectionBase):
     """A Gun connection. Start it with ``gun.open``; talk to it through ``gun``."""
 
     def __init__(
         self, conn: ConnectionRef, host: str, port: int, opts: OpenOptions, owner: object
     ) -> None:
-        super().__init__()
-        self.conn = conn
-        conn.bind(self.actor_ref)
-        self.monitors.target = conn  # DOWN messages name the conn, as they name the pid in Gun
-        self.host = host
-        self.port = port
-        self.opts = opts
-        self.owner = owner
-        self.send_owner: Callable[[Any], None] = sender_for(owner)
-        self.owner_monitor: Ref | None = None
-        self.state = StateName.DOMAIN_LOOKUP
-        self.retry = RetryPolicy(opts.retry, opts.raw, opts.retry_fun)
-        self.io: SocketIO | None = None
-        self.sockname: tuple[Any, ...] | None = None
-        self.postponed: list[object] = []
-        self.stop_reason: object = None  # set by shutdown / owner death
-        self.timers: dict[str, tuple[object, Timer]] = {}
-        self.event_state: Any = opts.event_handler[1] if opts.event_handler else None
+        super().__init__(conn, host, port, opts, owner)
         self._states: dict[StateName, Callable[[Any], object]] = {
             StateName.NOT_CONNECTED: self.not_connected,
             StateName.DOMAIN_LOOKUP: self.domain_lookup,
@@ -387,67 +367,3 @@ class ConnectionActor(ProcessActor):
         keepalive = self.opts.http_opts.keepalive
         if keepalive != "infinity":
             self._arm("http_keepalive", keepalive / 1000)
-
-    def _stream_info(self, ref: Ref) -> tuple[str, object]:
-        """Gun's ``stream_info``: ``("ok", info | None)``, ``("error", "not_connected")``."""
-        io = self.io
-        if self.state is not StateName.CONNECTED or io is None:
-            return ("error", "not_connected")
-        return ("ok", io.stream_info(ref))
-
-    # -- event handler -----------------------------------------------------------------
-
-    def _event(self, name: str, **event: Any) -> None:
-        """Gun's event handler: ``handler.name(event_dict, state) -> state``, if defined."""
-        if self.opts.event_handler is None:
-            return
-        handler, _ = self.opts.event_handler
-        callback = getattr(handler, name, None)
-        if callback is not None:
-            self.event_state = callback(event, self.event_state)
-
-    # -- timers ------------------------------------------------------------------------
-
-    def _arm(self, kind: str, delay: float) -> None:
-        self._disarm(kind)
-        # The token tells a live timer from one cancelled after its message was queued.
-        token = object()
-        timer = scheduler.call_later(delay, self._tell_self, Timeout(kind, token))
-        self.timers[kind] = (token, timer)
-
-    def _disarm(self, kind: str) -> None:
-        armed = self.timers.pop(kind, None)
-        if armed is not None:
-            armed[1].cancel()
-
-    def _tell_self(self, message: Timeout) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(message)
-
-    # -- info --------------------------------------------------------------------------
-
-    def _info(self) -> dict[str, Any]:
-        io = self.io
-        state_name, protocol = self.state.value, None
-        if self.state is StateName.CONNECTED and io is not None:
-            state_name, protocol = io.describe()  # the live connection's own view, read now
-        info: dict[str, Any] = {
-            "owner": self.owner,
-            "socket": io.sock if io is not None else None,
-            "transport": self.opts.transport,
-            "state_name": state_name,
-            "origin_scheme": "https" if self.opts.transport == "tls" else "http",
-            "origin_host": self.host,
-            "origin_port": self.port,
-            "intermediaries": [],
-            "cookie_store": self.opts.cookie_store,
-            "event_handler": self.opts.event_handler[0] if self.opts.event_handler else None,
-            "event_handler_state": self.event_state,
-            "retries_left": self.retry.retries_left,
-        }
-        if protocol is not None:
-            info["protocol"] = protocol
-            if self.sockname is not None:
-                info["sock_ip"], info["sock_port"] = self.sockname[0], self.sockname[1]
-        return info
-

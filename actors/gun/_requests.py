@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from gunpy.actors.gun._commands import Cancel, Data, Request, StreamInfo
 from gunpy.actors.gun._ref import ConnectionRef
-from gunpy.protocol import DataPart, HttpRequest, OptionsError, Ref
+from gunpy.protocol import DataPart, HttpRequest, InvalidRequestHeader, OptionsError, Ref
 from gunpy.protocol._handshake import HeadersIn, check_path, normalize_headers
 
 Body = bytes | bytearray | memoryview | str
@@ -71,11 +71,15 @@ def _send(
     if not isinstance(method, str) or not _METHOD.match(method):
         raise ValueError(f"invalid request method {method!r}")
     reply_to, flow = _req_opts(req_opts)
+    checked = normalize_headers(headers)
+    for name, value in checked:
+        if name == "content-length" and not value.isdigit():
+            raise InvalidRequestHeader(name, value)
     request = HttpRequest(
         Ref(),
         method,
         check_path(path),
-        normalize_headers(headers),
+        checked,
         None if body is None else _bytes(body),
         reply_to,
         flow,
