@@ -11,7 +11,8 @@ close``; ``/chunked`` sends ``?parts=`` (default 3) chunks ``part<i> ``
 ``?gap=`` ms apart; ``/echo`` answers any method with the request body and
 ``x-method``, ``x-length``, ``x-headers`` (the request's header names as sent,
 comma-separated); ``/large`` sends ``?size=`` bytes (default 1 MiB) in
-64 KiB chunks; ``/login`` sets the cookie ``session=s1``; ``/whoami`` answers
+64 KiB chunks; ``/login`` (any method) sets the cookie ``session=s1``, which
+``/chat`` (as ``/needs-cookie``) requires; ``/whoami`` answers
 the ``session`` cookie it got; ``/die`` sends a head promising 100 bytes,
 10 of them, then drops the connection.
 
@@ -155,7 +156,8 @@ class AiohttpServer:
         app.router.add_get("/chunked", _chunked)
         app.router.add_route("*", "/echo", _echo_body)
         app.router.add_get("/large", _large)
-        app.router.add_get("/login", _login)
+        app.router.add_route("*", "/login", _login)
+        app.router.add_get("/chat", _needs_cookie)
         app.router.add_get("/whoami", _whoami)
         app.router.add_get("/die", _die)
         self._runner = web.AppRunner(app)

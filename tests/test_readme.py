@@ -9,6 +9,7 @@ import docutils.core
 import pytest
 from websockets.sync.server import ServerConnection
 
+from tests.aiohttp_peer import AiohttpServer
 from tests.peers import EchoServer
 
 README = (Path(__file__).parent.parent / "README.rst").read_text()
@@ -37,3 +38,15 @@ def test_the_tour_runs_against_a_real_server(capsys: pytest.CaptureFixture[str])
         server.stop()
     printed = capsys.readouterr().out
     assert "hello" in printed and "server closed 1000" in printed
+
+
+def test_the_http_example_runs_against_aiohttp(
+    aiohttp_server: AiohttpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    section = README[README.index("HTTP on the connection"):]
+    example = re.search(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", section)
+    assert example is not None
+    code = "\n".join(line[3:] for line in example.group(1).splitlines())
+    exec("from gunpy.actors import gun\n" + code.replace("8080", str(aiohttp_server.port)), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["('ok', b'welcome')", "('ws', ('text', 'hi'))"]
