@@ -220,7 +220,7 @@ def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
         # I/O's Closed event then queues behind Exit, so no gun_down is sent.
         io = conn._channel.io
         if io is not None:
-            io.abort()
+            io.abort(silent=True)
     process = process_of(conn)
     if process is not None:
         process.monitors.wait(timeout)  # fired after the worker thread was joined

@@ -122,7 +122,7 @@ class ConnectionActor(ConnectionBase):
         io, self.io = self.io, None
         self.conn._channel.io = None
         if io is not None:
-            io.abort()
+            io.abort(silent=True)
             io.wait_closed(10)  # its socket is closed when we are gone
 
     # -- the states --------------------------------------------------------------------

@@ -95,6 +95,7 @@ class SocketIO(AttemptSteps):
         self._send_timeout = send_timeout_of(opts.tcp_opts)
         self._last_progress = 0.0
         self._abort_reason: object = None
+        self._silent = False
         self._settling = False  # a _settle is queued on the loop
         self._interest = 0
         self._tls_interest = READ  # what the TLS handshake waits for
@@ -160,11 +161,16 @@ class SocketIO(AttemptSteps):
         with self.lock:
             return self.proto.state.state_name.value, self.proto.protocol
 
-    def abort(self, reason: object = "normal") -> None:
-        """End the connection now with ``reason``: unwritten bytes are dropped."""
+    def abort(self, reason: object = "normal", silent: bool = False) -> None:
+        """End the connection now with ``reason``: unwritten bytes are dropped.
+
+        ``silent`` (``gun.close``, the actor's end): no stream hears of it,
+        as when Gun's process is killed.
+        """
         with self.lock:
             if self._abort_reason is None:
                 self._abort_reason = reason
+            self._silent = self._silent or silent
             self._room.notify_all()
         self._kick(force=True)
 
@@ -374,7 +380,7 @@ class SocketIO(AttemptSteps):
             self.proto.terminate(self._abort_reason or "normal")  # no-op once CLOSED
             proto = self.proto
             closed = Closed(self, proto.protocol, proto.close_reason, proto.killed_streams())
-            last_words = proto.close_streams() if was_up and tell else []
+            last_words = proto.close_streams() if was_up and tell and not self._silent else []
         self._release_socket()
         self._done.set()
         if was_up and tell:
