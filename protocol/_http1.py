@@ -26,6 +26,7 @@ MAX_HEADER_BLOCK_SIZE: Final = 100_000  # Gun's http_opts max_header_block_size
 
 # The request headers h11's stand-in needs: they decide keep-alive and upgrades.
 _STAND_IN_HEADERS: Final = frozenset({"connection", "upgrade"})
+_END: Final = h11.EndOfMessage()
 
 
 class HttpFault(Exception):
@@ -145,6 +146,7 @@ class ResponseReader:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_block_size)
         self._expecting = False
         self._method = ""
+        self._stand_ins: dict[tuple[str, str, tuple[tuple[str, str], ...]], h11.Request] = {}
 
     @property
     def expecting(self) -> bool:
@@ -153,10 +155,15 @@ class ResponseReader:
 
     def expect(self, method: str, authority: str, headers: Headers) -> None:
         """The next answer is to a request with this method and these headers."""
-        kept = [(name, value) for name, value in headers if name in _STAND_IN_HEADERS]
-        stand_in = h11.Request(method=method, target="/", headers=[("host", authority), *kept])
+        kept = tuple((name, value) for name, value in headers if name in _STAND_IN_HEADERS)
+        key = (method, authority, kept)
+        stand_in = self._stand_ins.get(key)
+        if stand_in is None:  # events are immutable: one per kind of request serves them all
+            stand_in = h11.Request(method=method, target="/", headers=[("host", authority), *kept])
+            if len(self._stand_ins) < 64:
+                self._stand_ins[key] = stand_in
         self._h11.send(stand_in)
-        self._h11.send(h11.EndOfMessage())
+        self._h11.send(_END)
         self._expecting = True
         self._method = method
 
