@@ -145,10 +145,9 @@ class Http1Client:
         elif self._body is not None and self._body[0].ref is part.ref:
             self._send_data(part)
             self._drain()
-        else:
-            known = any(stream.ref is part.ref for stream in self.streams)
-            self._out.error(part.reply_to, part.ref, ("badstate", STREAM_CLOSED if known
-                                                  else STREAM_NOT_FOUND))
+        else:  # Gun answers by what is being sent: no body, or another stream's
+            why = STREAM_CLOSED if self._body is None else STREAM_NOT_FOUND
+            self._out.error(part.reply_to, part.ref, ("badstate", why))
         return self._out.take()
 
     def cancel(self, ref: Ref, reply_to: object) -> list[Event]:

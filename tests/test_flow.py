@@ -1,12 +1,16 @@
-"""Flow control (Gun's flow_SUITE for ws) and dead-peer detection (ws_opts.keepalive_timeout)."""
+"""Flow control (Gun's flow_SUITE for ws and HTTP/1.1) and dead-peer detection
+(ws_opts.keepalive_timeout)."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from typing import Any
 
-from gunpy.actors import Mailbox, gun
+from gunpy.actors import ConnectionRef, Mailbox, gun
 from gunpy.actors.gun._io import RECV_SIZE
+from gunpy.protocol import Ref
+from tests.aiohttp_peer import AiohttpServer
 from tests.helpers import WAIT, exit_reason, open_ws, receive
 from tests.peers import (
     LeakCheck,
@@ -141,3 +145,75 @@ def test_keepalive_timeout_spares_a_peer_that_answers_pings() -> None:
         gun.close(conn)
     finally:
         server.stop()
+
+
+# -- HTTP/1.1 (flow_SUITE's flow_http, default_flow_http, no_flow_http) -------------------
+#
+# Gun's origin is Cowboy's sse_clock_h: a streamed 200 that sends one event a second,
+# forever. aiohttp's /chunked?parts=N&gap=MS (chunks "part0 ", "part1 " ...) stands in.
+# Gun asserts the silence with ``{error, timeout} = gun:await(.., 3000)``; here no
+# assertion waits on a clock: once a gun_data is in, everything gunpy did with the
+# bytes of that read has been delivered too (one read, one delivery), so the check
+# is that nothing more of the stream is queued, and the parts that come after
+# update_flow are exactly the next ones, in order.
+
+
+def _open(port: int, opts: dict[str, Any] | None = None) -> ConnectionRef:
+    conn = gun.open("127.0.0.1", port, {"retry": 0, **(opts or {})})
+    assert gun.await_up(conn, WAIT) == ("ok", "http")
+    return conn
+
+
+def _nothing_more_of(ref: Ref) -> bool:
+    """True if no message of stream ``ref`` is queued in this thread's mailbox."""
+    return not [m for m in Mailbox.current().messages() if type(m) is tuple and ref in m]
+
+
+def test_flow_http(aiohttp_server: AiohttpServer) -> None:
+    conn = _open(aiohttp_server.port)
+    ref = gun.get(conn, "/chunked?parts=5", None, {"flow": 1})
+    assert gun.await_(conn, ref, WAIT)[:3] == ("response", "nofin", 200)
+    # Flow 1: one data message, then nothing, because gunpy stops reading.
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part0 ")
+    assert _nothing_more_of(ref)
+    # Two more credits: two more data messages, but no more.
+    gun.update_flow(conn, ref, 2)
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part1 ")
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part2 ")
+    assert _nothing_more_of(ref)
+    # Not in Gun's case (its stream never ends): enough credit lets the rest come.
+    gun.update_flow(conn, ref, 10)
+    assert gun.await_body(conn, ref, WAIT) == ("ok", b"part3 part4 ")
+    gun.close(conn)
+
+
+def test_default_flow_http(aiohttp_server: AiohttpServer) -> None:
+    # First, http_opts.flow sets the flow of every stream of the connection.
+    conn1 = _open(aiohttp_server.port, {"http_opts": {"flow": 1}})
+    ref1 = gun.get(conn1, "/chunked?parts=5")
+    assert gun.await_(conn1, ref1, WAIT)[:3] == ("response", "nofin", 200)
+    assert gun.await_(conn1, ref1, WAIT) == ("data", "nofin", b"part0 ")
+    assert _nothing_more_of(ref1)
+    gun.close(conn1)
+    # Then req_opts.flow overrides it for one request.
+    conn2 = _open(aiohttp_server.port, {"http_opts": {"flow": 1}})
+    ref2 = gun.get(conn2, "/chunked?parts=5", [], {"flow": 2})
+    assert gun.await_(conn2, ref2, WAIT)[:3] == ("response", "nofin", 200)
+    assert gun.await_(conn2, ref2, WAIT) == ("data", "nofin", b"part0 ")
+    assert gun.await_(conn2, ref2, WAIT) == ("data", "nofin", b"part1 ")
+    assert _nothing_more_of(ref2)
+    gun.close(conn2)
+
+
+def test_no_flow_http(aiohttp_server: AiohttpServer) -> None:
+    conn = _open(aiohttp_server.port)
+    # The parts come 20 ms apart, so most of them come after update_flow: had it
+    # given this no-flow stream a flow of 2, the third part would never come.
+    ref = gun.get(conn, "/chunked?parts=4&gap=20", [])
+    assert gun.await_(conn, ref, WAIT)[:3] == ("response", "nofin", 200)
+    gun.update_flow(conn, ref, 2)  # ignored: the stream has no flow control
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part0 ")
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part1 ")
+    assert gun.await_(conn, ref, WAIT) == ("data", "nofin", b"part2 ")
+    assert gun.await_body(conn, ref, WAIT) == ("ok", b"part3 ")
+    gun.close(conn)

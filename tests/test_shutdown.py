@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from gunpy.actors import Mailbox, gun, monitor
+from gunpy.actors import ConnectionRef, Mailbox, gun, monitor
+from tests.aiohttp_peer import AiohttpServer
 from tests.helpers import WAIT, exit_reason, no_message_about, open_ws, receive
 from tests.peers import (
     ClosedPort,
@@ -16,6 +19,7 @@ from tests.peers import (
     RawServer,
     encode_server_frame,
     read_client_frame,
+    read_http_request,
     upgraded_server,
     wait_for,
 )
@@ -180,3 +184,155 @@ def test_close_stops_at_once_without_messages(echo_server: EchoServer) -> None:
     assert no_message_about(conn)
     with pytest.raises(Exception, match=r"not found|dead"):
         gun.info(conn)
+
+
+# -- HTTP/1.1 (shutdown_SUITE's http1_* and http10_* cases) ------------------------------
+#
+# Gun's origin is Cowboy: "/" is hello_h, "/delayed" answers after 500 ms. aiohttp's
+# /hello and /delayed stand in for them.
+
+
+def _open_http(port: int, opts: dict[str, Any] | None = None) -> ConnectionRef:
+    """gun:open then await_up, as Gun's cases do; the test thread monitors the connection."""
+    conn = gun.open("127.0.0.1", port, opts)
+    assert gun.await_up(conn, WAIT) == ("ok", "http")
+    monitor(conn)
+    return conn
+
+
+def _response_then_body(conn: ConnectionRef, ref: object) -> None:
+    """Gun's ``{response, nofin, 200, _} = await`` then ``{ok, _} = await_body``."""
+    assert gun.await_(conn, ref, WAIT)[:3] == ("response", "nofin", 200)
+    assert gun.await_body(conn, ref, WAIT)[0] == "ok"
+
+
+def test_http1_gun_shutdown_no_streams(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port)
+    gun.shutdown(conn)
+    assert exit_reason(conn) == "shutdown"
+
+
+def test_http1_gun_shutdown_one_stream(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port)
+    ref = gun.get(conn, "/delayed")
+    gun.shutdown(conn)
+    _response_then_body(conn, ref)
+    assert exit_reason(conn) == "shutdown"
+
+
+def test_http1_gun_shutdown_pipelined_streams(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port)
+    ref1 = gun.get(conn, "/delayed")
+    ref2 = gun.get(conn, "/delayed")
+    ref3 = gun.get(conn, "/delayed")
+    gun.shutdown(conn)
+    # Pipelined streams are cancelled at once; the active one is still processed.
+    assert gun.await_(conn, ref2, WAIT) == ("error", ("stream_error", ("closing", "shutdown")))
+    assert gun.await_(conn, ref3, WAIT) == ("error", ("stream_error", ("closing", "shutdown")))
+    _response_then_body(conn, ref1)
+    assert exit_reason(conn) == "shutdown"
+
+
+def test_http1_gun_shutdown_timeout(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"http_opts": {"closing_timeout": 100}})
+    # Gun's /delayed takes 500 ms; 1 s keeps the answer well after the 100 ms
+    # closing_timeout (and aiohttp's handler is still done soon: its session
+    # teardown waits for it).
+    ref = gun.get(conn, "/delayed?ms=1000")
+    gun.shutdown(conn)
+    # The closing timeout fires before the answer: closed, not closing.
+    assert gun.await_(conn, ref, WAIT) == ("error", ("stream_error", ("closed", "shutdown")))
+    assert exit_reason(conn) == "shutdown"
+
+
+def test_http1_request_connection_close(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"retry": 0})
+    ref = gun.get(conn, "/hello", {"connection": "close"})
+    # The response, then the connection ends.
+    _response_then_body(conn, ref)
+    assert exit_reason(conn) == "normal"
+
+
+def test_http1_request_connection_close_pipeline(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"retry": 0})
+    ref1 = gun.get(conn, "/hello", {"connection": "close"})
+    ref2 = gun.get(conn, "/hello")
+    ref3 = gun.get(conn, "/hello")
+    # The response; the pipelined streams are cancelled; then the connection ends.
+    assert gun.await_(conn, ref1, WAIT)[:3] == ("response", "nofin", 200)
+    assert gun.await_(conn, ref2, WAIT) == ("error", ("stream_error", "closing"))
+    assert gun.await_(conn, ref3, WAIT) == ("error", ("stream_error", "closing"))
+    assert gun.await_body(conn, ref1, WAIT)[0] == "ok"
+    assert exit_reason(conn) == "normal"
+
+
+# Gun's http1_response_connection_close* start a Cowboy with max_keepalive 1, so the
+# first answer says connection: close; aiohttp's /close route answers that way.
+
+
+def test_http1_response_connection_close(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"retry": 0})
+    ref = gun.get(conn, "/close")
+    _response_then_body(conn, ref)
+    assert exit_reason(conn) == "normal"
+
+
+def test_http1_response_connection_close_pipeline(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"retry": 0})
+    ref1 = gun.get(conn, "/close")
+    ref2 = gun.get(conn, "/hello")
+    ref3 = gun.get(conn, "/hello")
+    _response_then_body(conn, ref1)
+    assert gun.await_(conn, ref2, WAIT) == ("error", ("stream_error", "closing"))
+    assert gun.await_(conn, ref3, WAIT) == ("error", ("stream_error", "closing"))
+    assert exit_reason(conn) == "normal"
+
+
+def test_http10_connection_close(aiohttp_server: AiohttpServer) -> None:
+    conn = _open_http(aiohttp_server.port, {"http_opts": {"version": "HTTP/1.0"}, "retry": 0})
+    ref = gun.get(conn, "/hello")
+    _response_then_body(conn, ref)
+    assert exit_reason(conn) == "normal"
+
+
+def test_http1_response_connection_close_delayed_body() -> None:
+    """Requests made once a connection: close head is in fail at once (retry 0),
+    without waiting for the rest of the body."""
+    # aiohttp cannot send a head and part of its body, then the rest later: a
+    # scripted peer does. Gun's peer sleeps 500 ms before the rest; this one waits
+    # until the test has seen what must come first, so nothing depends on timing.
+    # It also reads both pipelined requests before answering, so that the second
+    # is surely in the pipeline (cut with closing) rather than made after the head.
+    rest = threading.Event()
+
+    def script(sock: socket.socket) -> None:
+        for _ in range(2):
+            line, _ = read_http_request(sock)
+            assert line == "GET / HTTP/1.1"
+        sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                     b"Content-Length: 12\r\n\r\nHello")
+        assert rest.wait(WAIT)
+        sock.sendall(b" world!")
+        while sock.recv(4096):  # until the client closes
+            pass
+
+    server = RawServer(script)
+    try:
+        box = Mailbox.current()
+        conn = _open_http(server.port, {"retry": 0})
+        ref1 = gun.get(conn, "/")
+        ref2 = gun.get(conn, "/")
+        # The head with connection: close.
+        assert gun.await_(conn, ref1, WAIT)[:3] == ("response", "nofin", 200)
+        # The pipelined request fails at once (Gun takes the next message, unfiltered).
+        assert box.receive(timeout=WAIT) == ("gun_error", conn, ref2, "closing")
+        assert box.receive(timeout=WAIT) == ("gun_data", conn, ref1, "nofin", b"Hello")
+        # A request made while closing fails at once.
+        ref3 = gun.get(conn, "/")
+        assert box.receive(timeout=WAIT) == ("gun_error", conn, ref3, "closing")
+        rest.set()
+        assert box.receive(timeout=WAIT) == ("gun_data", conn, ref1, "fin", b" world!")
+        assert exit_reason(conn) == "normal"
+    finally:
+        rest.set()
+        server.stop()
