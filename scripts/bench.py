@@ -11,7 +11,11 @@ written in bulk, echoes, or only counts (a sink). Measured, in one run:
 (c) send of 32-byte text until the sink has them all;
 (d) concurrent upgraded connections in one process: RSS and threads each,
     one child process per client (gunpy, websocket-client, websockets);
-(e) time from a server restart (its sockets closed) to upgraded again.
+(e) time from a server restart (its sockets closed) to upgraded again;
+(f) HTTP/1.1 GET round trip on one keep-alive connection, sequential (median
+    per request): gunpy (gun.get, gun.await_, gun.await_body) against raw
+    http.client.HTTPConnection, both to aiohttp's server (tests/aiohttp_peer.py)
+    in a process of its own.
 
 Two more variants are shown for reference, not for the targets: websocket-client
 with ``skip_utf8_validation=True`` (without wsaccel its UTF-8 check is pure
@@ -24,7 +28,8 @@ in a process is slow). The runs of the client variants are interleaved
 CPU, and a run during which they used more than NOISY_CORES is made again
 (bounded). Every loop is bounded by a count and a wall-clock watchdog. The
 table shows the median of the runs with min and max, and ratios to raw
-websocket-client; the same data goes to ``bench-results/bench-<date>.json``.
+websocket-client (for (f), to http.client); the same data goes to
+``bench-results/bench-<date>.json``.
 
 Internal modes: ``--serve`` runs the server, ``--hold CLIENT`` is the child
 of measurement (d).
@@ -67,10 +72,12 @@ from benchkit.clients import (
     send_websockets,
 )
 from benchkit.common import HOLD_CLIENTS, RAW, RAW_NOUTF8, RAW_THREAD, BenchError
+from benchkit.http_get import HTTP_RAW, get_gunpy, get_raw
 from benchkit.process import (
     NOISY_CORES,
     NOISY_RETRIES,
     RETRY_BUDGET,
+    HttpServerProcess,
     ServerProcess,
     machine_busy_seconds,
     proc_cpu_seconds,
@@ -95,6 +102,7 @@ class Measure:
     kernels: dict[str, Callable[[Ctx, int], Result]]  # (ctx, n) -> result
     n: int
     warmup: bool = True  # one untimed run of every client at n/5 first
+    baseline: str = RAW  # the client the ratios are to
 
 
 @dataclass
@@ -114,6 +122,7 @@ def plan(args: argparse.Namespace) -> list[Measure]:
     n_small = 20_000 if q else 100_000
     n_big = 800 if q else 4000
     n_send = 20_000 if q else 100_000
+    n_http = 300 if q else 1000
     k = 65536
 
     def with_n(function: Callable[..., Result], *a: Any) -> Callable[[Ctx, int], Result]:
@@ -151,6 +160,11 @@ def plan(args: argparse.Namespace) -> list[Measure]:
             RAW: reconnect_raw,
             "websockets": reconnect_websockets,
         }, downtime, warmup=False))
+    title = f"(f) HTTP GET, one keep-alive connection, {n_http:,} sequential: median"
+    measures.append(Measure("http", title, "µs", False, {
+        "gunpy": get_gunpy,
+        HTTP_RAW: get_raw,
+    }, n_http, baseline=HTTP_RAW))
     if args.only:
         measures = [m for m in measures if m.key in args.only]
     return measures
@@ -161,7 +175,7 @@ def run_one(
 ) -> Run:
     wait_quiet(quiet_wait)
     Mailbox.current().flush()
-    busy, own, server = machine_busy_seconds(), proc_cpu_seconds(), ctx.server.cpu_seconds()
+    busy, own, server = machine_busy_seconds(), proc_cpu_seconds(), ctx.server_cpu_seconds()
     wall = time.monotonic()
     try:
         result = kernel(ctx, n)
@@ -170,7 +184,7 @@ def run_one(
     finally:
         gc.collect()
     wall = time.monotonic() - wall
-    server_cpu = ctx.server.cpu_seconds() - server
+    server_cpu = ctx.server_cpu_seconds() - server
     others = (machine_busy_seconds() - busy) - (proc_cpu_seconds() - own) - server_cpu
     n = max(result.messages, 1)
     return Run(
@@ -219,7 +233,7 @@ def fmt(value: float | None, unit: str = "") -> str:
 
 def versions() -> dict[str, str]:
     found = {}
-    for package in ("gunpy", "pykka", "websocket-client", "websockets", "wsaccel"):
+    for package in ("gunpy", "pykka", "websocket-client", "websockets", "wsaccel", "aiohttp"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -247,7 +261,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=0,
                         help="connections for (d): 2000, 500 with --quick")
     parser.add_argument("--only", nargs="*", metavar="KEY",
-                        help="rt recv32 recv64k send32 reconnect0 reconnect100 hold")
+                        help="rt recv32 recv64k send32 reconnect0 reconnect100 hold http")
     parser.add_argument("--out", default=str(ROOT / "bench-results"), help="JSON folder")
     parser.add_argument("--serve", type=float, metavar="MAX_SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--hold", choices=HOLD_CLIENTS, help=argparse.SUPPRESS)
@@ -284,12 +298,14 @@ def bench(args: argparse.Namespace) -> int:
           + f"; git {machine['git']}")
     print(f"load: other processes at {wait_quiet(quiet_wait):.2f} cores", flush=True)
 
+    measures = plan(args)
     server = ServerProcess(max_seconds=1800)
     ctx = Ctx(server, limit)
     results: dict[str, dict[str, list[Run]]] = {}
     hold: dict[str, list[Run]] = {}
-    measures = plan(args)
     try:
+        if any(m.key == "http" for m in measures):
+            ctx.http = HttpServerProcess()
         for measure in measures:
             per_client: dict[str, list[Run]] = {c: [] for c in measure.kernels}
             if measure.warmup:  # the first run in a process is slow, for every client
@@ -332,6 +348,8 @@ def bench(args: argparse.Namespace) -> int:
             print(f"  done: (d) {count:,} concurrent connections", flush=True)
     finally:
         server.stop()
+        if ctx.http is not None:
+            ctx.http.stop()
     elapsed = (datetime.datetime.now() - started).total_seconds()
     report = report_table(machine, measures, results, hold, count, elapsed)
     out = Path(args.out)
@@ -343,10 +361,10 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def measure_lines(m: Measure, per: dict[str, list[Run]], entry: dict[str, Any]) -> list[str]:
-    """One block of the table: a row per client, ratios to raw websocket-client."""
+    """One block of the table: a row per client, ratios to the baseline (raw websocket-client)."""
     better = "higher" if m.higher_is_better else "lower"
-    lines = [f"{m.title}, {m.unit} ({better} is better)"]
-    raw = entry["clients"][RAW]["median"]
+    lines = [f"{m.title}, {m.unit} ({better} is better; vs {m.baseline})"]
+    raw = entry["clients"][m.baseline]["median"]
     for client in per:
         s = entry["clients"][client]
         if s["median"] is None:
@@ -431,7 +449,7 @@ def report_table(
         if per is None:
             continue
         clients = {c: summarize(per[c]) for c in per}
-        raw = clients[RAW]["median"]
+        raw = clients[m.baseline]["median"]
         entry = {
             "title": m.title,
             "unit": m.unit,
@@ -440,7 +458,8 @@ def report_table(
             "ratio_to_raw": {
                 c: (s["median"] / raw if s["median"] and raw else None) for c, s in clients.items()
             },
-            "ratio_gunpy_to_raw_per_run": pair_ratios(per["gunpy"], per[RAW]),
+            "baseline": m.baseline,
+            "ratio_gunpy_to_raw_per_run": pair_ratios(per["gunpy"], per[m.baseline]),
         }
         report["measures"][m.key] = entry
         lines += measure_lines(m, per, entry)
@@ -459,6 +478,7 @@ def report_table(
         target("receive 64 KiB >= 0.9x raw", "recv64k", lambda r: r >= 0.9),
         target("send 32 B >= 0.8x raw", "send32", lambda r: r >= 0.8),
         target("round trip <= 1.25x raw", "rt", lambda r: r <= 1.25),
+        target(f"HTTP GET round trip <= 1.5x raw {HTTP_RAW}", "http", lambda r: r <= 1.5),
     ]
     if hold:
         status = "PASS" if gunpy_held else "FAIL"

@@ -1,4 +1,4 @@
-"""The parts of ``scripts/bench.py``: server, server process, clients, scale.
+"""The parts of ``scripts/bench.py``: server, server processes, clients, HTTP GET, scale.
 
 Importing the package puts the repository root on ``sys.path``: the bench
 server builds its frames with the one wire kit, ``tests/wire.py``.

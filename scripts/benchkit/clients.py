@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websockets_connect
 
 from benchkit.common import TEXT32, BenchError
-from benchkit.process import ServerProcess, Watchdog
+from benchkit.process import HttpServerProcess, ServerProcess, Watchdog
 from gunpy.actors import ConnectionRef, Mailbox, gun
 from gunpy.protocol import Frame, Ref
 
@@ -32,6 +32,11 @@ from gunpy.protocol import Frame, Ref
 class Ctx:
     server: ServerProcess
     limit: float  # seconds a run may take before its watchdog cuts it
+    http: HttpServerProcess | None = None  # aiohttp's server, for the HTTP measure
+
+    def server_cpu_seconds(self) -> float:
+        """CPU seconds of every server process (an idle one costs nothing)."""
+        return self.server.cpu_seconds() + (self.http.cpu_seconds() if self.http else 0.0)
 
 
 @dataclass
@@ -43,14 +48,20 @@ class Result:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def gunpy_upgrade(
-    port: int, path: str, opts: dict[str, Any] | None = None
-) -> tuple[ConnectionRef, Ref]:
+def gunpy_open(port: int, opts: dict[str, Any] | None = None) -> ConnectionRef:
+    """A gunpy connection to 127.0.0.1, once up (HTTP/1.1)."""
     conn = gun.open("127.0.0.1", port, {"retry": 0, **(opts or {})})
     up = gun.await_up(conn, 10)
     if up != ("ok", "http"):
         gun.close(conn)
         raise BenchError(f"gunpy: not up: {up!r}")
+    return conn
+
+
+def gunpy_upgrade(
+    port: int, path: str, opts: dict[str, Any] | None = None
+) -> tuple[ConnectionRef, Ref]:
+    conn = gunpy_open(port, opts)
     ref = gun.ws_upgrade(conn, path)
     answer = gun.await_(conn, ref, 10)
     if answer[0] != "upgrade":

@@ -1,4 +1,4 @@
-"""The parent's handle on the server process, CPU accounting, quiet-machine waits, watchdogs."""
+"""The parent's handles on the server processes, CPU accounting, quiet-machine waits, watchdogs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from benchkit import BENCH
+from benchkit import BENCH, ROOT
 from benchkit.common import CLK_TCK, BenchError
 
 # ======================================================================================
@@ -109,6 +109,24 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+
+class HttpServerProcess:
+    """aiohttp's server, the HTTP tests' peer (``tests/aiohttp_peer.py``), in its own
+    process: its GIL is not the client's. Started only when an HTTP measure runs."""
+
+    def __init__(self) -> None:
+        from tests.aiohttp_peer import AiohttpProcess  # aiohttp: only in the parent, if used
+
+        with contextlib.chdir(ROOT):  # it runs ``python -m tests.aiohttp_peer``
+            self.peer = AiohttpProcess()
+        self.port = self.peer.port
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.peer.process.pid)
+
+    def stop(self) -> None:
+        self.peer.stop()
 
 
 class Watchdog:
