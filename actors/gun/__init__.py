@@ -308,8 +308,20 @@ def await_(
     ``("error", "timeout")``. Unrelated messages stay queued.
     """
     box = Mailbox.current() if mailbox is None else mailbox
-    mref = monitor(conn, box)
     found: list[tuple[Any, ...]] = []
+
+    def queued(m: Any) -> bool:
+        result = _await_result(conn, ref, m)
+        if result is not None:
+            found.append(result)
+        return result is not None
+
+    # The answer is often queued already (a body arrives with its head): then
+    # the result is the same as Gun's, without a monitor to set up and remove.
+    with contextlib.suppress(TimeoutError):
+        box.receive(queued, 0)
+        return found[-1]
+    mref = monitor(conn, box)
 
     def match(m: Any) -> bool:
         if _is(m, "DOWN", 5) and m[1] is mref:
