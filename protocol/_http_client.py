@@ -87,6 +87,7 @@ class Http1Client:
         self.waiting: deque[Waiting] = deque()  # not written yet, in order
         self._body: tuple[Stream, int | None] | None = None  # a body being sent: (stream, left)
         self.closing = False  # Gun's closing: no new streams
+        self._eof = False  # the server closed its side
         self.end_reason: object = None  # set when the connection must end now
         self.switched: tuple[Stream, Switched] | None = None  # a 101 to our upgrade
         self._out = Outbox(conn)
@@ -291,6 +292,7 @@ class Http1Client:
             return []
         if data is not None:
             self._reader.feed(data)
+            self._eof = data == b""
         try:
             self._read()
         except HttpFault as fault:
@@ -374,7 +376,9 @@ class Http1Client:
         elif not stream.head_fin:
             self._finish_body(stream)
         if self.closing and not self.streams:
-            self.end_reason = "normal"  # Gun: the answer to connection: close is complete
+            # Gun: the answer to connection: close is complete; but a body that
+            # ended with the server's close is the server's doing: "closed".
+            self.end_reason = "closed" if self._eof else "normal"
             return
         if self.streams:
             head = self.streams[0]
