@@ -8,6 +8,8 @@ in the caller. Messages are checked in Gun's shapes.
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.cookiejar import CookieJar
@@ -473,3 +475,36 @@ def test_bad_input_raises_before_anything_is_sent(conn: ConnectionRef) -> None:
             gun.get(conn, "/echo", None, req_opts)
     assert _answer(conn, gun.get(conn, "/hello"))[2] == b"hello /hello"  # nothing else went out
     assert Mailbox.current().messages() == []
+
+
+NODE_TRAILERS = """
+const http = require('http');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, {'trailer': 'x-checksum', 'content-type': 'text/plain'});
+  res.write('hello ');
+  res.write('world');
+  res.addTrailers({'x-checksum': 'abc123'});
+  res.end();
+});
+server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_trailers_from_nodes_http_server() -> None:
+    # aiohttp and http.server cannot send trailers; Node's http module can.
+    node = subprocess.Popen(["node", "-e", NODE_TRAILERS], stdout=subprocess.PIPE, text=True)
+    try:
+        assert node.stdout is not None
+        node_port = int(node.stdout.readline().split()[1])
+        conn = _open(node_port)
+        ref = gun.get(conn, "/")
+        assert gun.await_(conn, ref, WAIT)[:3] == ("response", "nofin", 200)
+        assert gun.await_body(conn, ref, WAIT) == ("ok", b"hello world", [("x-checksum", "abc123")])
+        assert _no_message_of(ref)  # gun_trailers was the last message of the stream
+        gun.close(conn)
+    finally:
+        node.kill()
+        node.wait(WAIT)
+        if node.stdout is not None:
+            node.stdout.close()
