@@ -24,17 +24,23 @@ from gunpy.protocol._messages import Headers
 
 MAX_HEADER_BLOCK_SIZE: Final = 100_000  # Gun's http_opts max_header_block_size
 
-# The request headers h11's stand-in needs: they decide keep-alive and upgrades.
-_STAND_IN_HEADERS: Final = frozenset({"connection", "upgrade"})
 _END: Final = h11.EndOfMessage()
 
 
-class HttpFault(Exception):
-    """The server broke HTTP/1.1; ``reason`` is Gun's ``gun_down`` reason."""
+HEAD_TOO_LARGE: Final = ("connection_error", "limit_reached",
+                         "The response header block is too large.")
 
-    def __init__(self, reason: object) -> None:
+
+class HttpFault(Exception):
+    """The server broke HTTP/1.1; ``reason`` is Gun's ``gun_down`` reason.
+
+    ``limit``: a Gun limit was reached; the stream's reply_to hears of it too.
+    """
+
+    def __init__(self, reason: object, limit: bool = False) -> None:
         super().__init__(reason[1] if isinstance(reason, tuple) else str(reason))
         self.reason = reason
+        self.limit = limit
 
 
 class Inform(NamedTuple):
@@ -146,7 +152,7 @@ class ResponseReader:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_block_size)
         self._expecting = False
         self._method = ""
-        self._stand_ins: dict[tuple[str, str, tuple[tuple[str, str], ...]], h11.Request] = {}
+        self._stand_ins: dict[tuple[str, str, bool], h11.Request] = {}
 
     @property
     def expecting(self) -> bool:
@@ -154,12 +160,19 @@ class ResponseReader:
         return self._expecting
 
     def expect(self, method: str, authority: str, headers: Headers) -> None:
-        """The next answer is to a request with this method and these headers."""
-        kept = tuple((name, value) for name, value in headers if name in _STAND_IN_HEADERS)
-        key = (method, authority, kept)
+        """The next answer is to a request with this method and these headers.
+
+        The stand-in always proposes an upgrade, so that any 101 comes back as
+        `Switched` and the caller decides whether it asked for one (Gun's
+        "Unexpected 101"); it says ``close`` if the request did.
+        """
+        closes = has_token(headers, "connection", "close")
+        key = (method, authority, closes)
         stand_in = self._stand_ins.get(key)
         if stand_in is None:  # events are immutable: one per kind of request serves them all
-            stand_in = h11.Request(method=method, target="/", headers=[("host", authority), *kept])
+            connection = "upgrade, close" if closes else "upgrade"
+            stand_in = h11.Request(method=method, target="/", headers=[
+                ("host", authority), ("connection", connection), ("upgrade", "websocket")])
             if len(self._stand_ins) < 64:
                 self._stand_ins[key] = stand_in
         self._h11.send(stand_in)
@@ -190,6 +203,8 @@ class ResponseReader:
         except h11.RemoteProtocolError as exc:
             if h.trailing_data[1]:  # EOF mid-answer: h11 calls it a protocol error
                 raise HttpFault("closed") from None
+            if exc.error_status_hint == 431:  # the head outgrew max_header_block_size
+                raise HttpFault(("error", HEAD_TOO_LARGE), limit=True) from None
             raise HttpFault(("error", str(exc))) from None
         if event is h11.NEED_DATA or event is h11.PAUSED:
             return None

@@ -41,6 +41,7 @@ from gunpy.protocol._http1 import (
     Head,
     HttpFault,
     Inform,
+    ResponseEvent,
     ResponseReader,
     Switched,
     encode_chunk,
@@ -88,6 +89,7 @@ class Http1Client:
         self._body: tuple[Stream, int | None] | None = None  # a body being sent: (stream, left)
         self.closing = False  # Gun's closing: no new streams
         self._eof = False  # the server closed its side
+        self._held: ResponseEvent | None = None  # body bytes read while out of credit
         self.end_reason: object = None  # set when the connection must end now
         self.switched: tuple[Stream, Switched] | None = None  # a 101 to our upgrade
         self._out = Outbox(conn)
@@ -303,9 +305,12 @@ class Http1Client:
 
     def _read(self) -> None:
         reader = self._reader
-        while self.end_reason is None and self.switched is None and not self.paused:
-            event = reader.next_event()
+        while self.end_reason is None and self.switched is None:
+            event, self._held = self._held or reader.next_event(), None
             if event is None:
+                return
+            if event.__class__ is Body and self.paused:
+                self._held = event  # out of credit: it waits for update_flow (the end need not)
                 return
             stream = self.streams[0]
             if event.__class__ is Body:
@@ -338,6 +343,9 @@ class Http1Client:
             stream.alive = False
             self.end_reason = "normal"
         else:
+            if fault.limit and stream is not None:  # Gun tells the stream's reply_to
+                assert isinstance(fault.reason, tuple)
+                self._out.emit(stream.reply_to, ("gun_error", self.conn, fault.reason[1]))
             self.end_reason = fault.reason
 
     def _head(self, stream: Stream, head: Head) -> None:
@@ -391,12 +399,7 @@ class Http1Client:
             self._body_part(stream, "fin", b"")
 
     def _stand_in(self, stream: Stream) -> Headers:
-        headers: Headers = []
-        if stream.closes:
-            headers.append(("connection", "close"))
-        if stream.upgrade is not None:
-            headers += [("connection", "upgrade"), ("upgrade", "websocket")]
-        return headers
+        return [("connection", "close")] if stream.closes else []
 
     def _store_cookies(self, stream: Stream, headers: Headers, informational: bool) -> None:
         if self._jar is None or (informational and self.opts.cookie_ignore_informational):
