@@ -189,6 +189,8 @@ class ConnectionActor(ConnectionBase):
         match message:
             case WsUpgrade() | WsSend() | Request() | Data() | Cancel():
                 self.postponed.append(message)  # Gun postpones them to the next connection
+            case NotTaken(_, command):  # refused by a connection that has ended since
+                self._not_taken(command)
             case Shutdown():
                 self.exit("shutdown")
             case _:
@@ -219,7 +221,7 @@ class ConnectionActor(ConnectionBase):
                 io.call(lambda proto: proto.data(part))
             case Cancel(ref, reply_to):
                 io.call(lambda proto: proto.cancel(ref, reply_to or self.owner))
-            case NotTaken(from_io, command) if from_io is io:
+            case NotTaken(_, command):  # from this I/O or an earlier one
                 self._not_taken(command)
             case WsSend(_, _, reply_to):
                 # ws_send writes directly while the WebSocket is open; a send that
