@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections import deque
@@ -12,6 +13,8 @@ from typing import Any, ClassVar, TypeAlias
 import pykka
 
 from gunpy.actors._monitors import MonitorSet
+
+logger = logging.getLogger("gunpy")
 
 Match: TypeAlias = Callable[[Any], bool]
 
@@ -161,9 +164,15 @@ def batch_sender_for(destination: object) -> Callable[[list[Any]], None]:
 
 
 def sender_for(destination: object) -> Callable[[Any], None]:
-    """The bound method that delivers a message to ``destination``, looked up once.
+    """The function that delivers a message to ``destination``, looked up once.
 
-    Raises TypeError for anything that is neither a `Mailbox` nor an ActorRef.
+    A destination is a `Mailbox`, a pykka ActorRef, or one of Gun's function
+    forms of ``reply_to``: ``fun`` (``fun(message)``), ``(fun, args)``
+    (``fun(message, *args)``) or ``(module, "name", args)``. A function is
+    called in the thread that delivers (often gunpy's I/O loop, as Gun calls
+    it inside the connection process): it must not block; what it raises is
+    logged (``gunpy`` logger) and the connection goes on. Raises TypeError
+    for anything else.
     """
     if isinstance(destination, Mailbox):
         return destination.send
@@ -176,4 +185,32 @@ def sender_for(destination: object) -> Callable[[Any], None]:
                 tell(message)
 
         return send_to_actor
-    raise TypeError(f"{destination!r} is neither a Mailbox nor a pykka ActorRef")
+    function, args = _function_form(destination)
+    if function is None:
+        raise TypeError(
+            f"{destination!r} is neither a Mailbox, a pykka ActorRef, a function, "
+            "(function, args) nor (module, name, args)"
+        )
+
+    def call(message: Any) -> None:
+        try:
+            function(message, *args)
+        except Exception:
+            logger.exception("gunpy: reply_to %r failed on %r", destination, message)
+
+    return call
+
+
+def _function_form(value: object) -> tuple[Callable[..., Any] | None, tuple[Any, ...]]:
+    """Gun's reply_to functions: ``fun``, ``{Fun, Args}``, ``{M, F, A}``."""
+    if callable(value) and not isinstance(value, type):
+        return value, ()
+    if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list | tuple)
+            and callable(value[0])):
+        return value[0], tuple(value[1])
+    if (isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], str)
+            and isinstance(value[2], list | tuple)):
+        function = getattr(value[0], value[1], None)
+        if callable(function):
+            return function, tuple(value[2])
+    return None, ()

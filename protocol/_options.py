@@ -151,12 +151,14 @@ def check_ws_options(opts: Mapping[str, Any] | None, scope: str = "ws_opts") -> 
 
 
 def _protocols(name: str, value: object) -> tuple[str, ...]:
-    """Gun takes ``[{Name, Handler}]``; gunpy takes names, or (name, anything) pairs."""
+    """Gun takes ``[{Name, Handler}]``; gunpy takes names (str or bytes), or (name, anything)."""
     if not isinstance(value, list | tuple):
         raise OptionsError(name, value, "must be a list of subprotocol names")
     names: list[str] = []
     for item in value:
         item_name = item[0] if isinstance(item, tuple) and item else item
+        if isinstance(item_name, bytes):  # Gun's binaries, as Gun code writes them
+            item_name = item_name.decode("latin-1")
         if not isinstance(item_name, str) or not item_name or "," in item_name:
             raise OptionsError(name, value, f"{item!r} is not a subprotocol name")
         names.append(item_name)

@@ -276,7 +276,7 @@ OPEN_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"ws_opts": {"protocols": [""]}}, "ws_opts.protocols"),
     ({"ws_opts": {"protocols": ["a,b"]}}, "ws_opts.protocols"),
     ({"ws_opts": {"protocols": [42]}}, "ws_opts.protocols"),
-    ({"ws_opts": {"protocols": [(b"chat", "handler")]}}, "ws_opts.protocols"),
+    ({"ws_opts": {"protocols": [(42, "handler")]}}, "ws_opts.protocols"),
     ({"ws_opts": {"default_protocol": "x"}}, "ws_opts.default_protocol"),
     ({"ws_opts": {"bogus": 1}}, "ws_opts.bogus"),
 ]
@@ -647,3 +647,8 @@ def test_badstate_texts_are_guns() -> None:
     assert BADSTATE_SET_OWNER_CLOSING == (
         "The owner of the connection cannot be changed when the connection is shutting down."
     )
+
+
+def test_ws_protocols_take_gun_pairs_with_binary_names() -> None:
+    ws = check_ws_options({"protocols": [(b"xmpp", "gun_ws_h"), b"mqtt", "chat"]})
+    assert ws.protocols == ("xmpp", "mqtt", "chat")

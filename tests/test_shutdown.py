@@ -336,3 +336,16 @@ def test_http1_response_connection_close_delayed_body() -> None:
     finally:
         rest.set()
         server.stop()
+
+
+def test_ws_upgrade_while_closing_with_retry_0_is_closing(aiohttp_server: AiohttpServer) -> None:
+    # Gun's closing state: with retry 0 set, a ws_upgrade is answered at once.
+    conn = gun.open("127.0.0.1", aiohttp_server.port, {"retry": 0})
+    monitor(conn)
+    assert gun.await_up(conn, WAIT) == ("ok", "http")
+    slow = gun.get(conn, "/delayed?ms=300")
+    gun.shutdown(conn)  # closing: the answer being read completes, nothing new is taken
+    ref = gun.ws_upgrade(conn, "/ws")
+    assert gun.await_(conn, ref, WAIT) == ("error", ("stream_error", "closing"))
+    assert gun.await_(conn, slow, WAIT)[:3] == ("response", "nofin", 200)
+    assert exit_reason(conn) == "shutdown"

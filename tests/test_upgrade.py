@@ -270,3 +270,47 @@ def test_tls_reads_and_writes_from_several_threads_at_once(tls: Any) -> None:
         gun.close(conn)
     finally:
         server.stop()
+
+
+# -- Gun 2.2's reply_to forms ------------------------------------------------------------
+
+
+class _Collector:
+    """Where a reply_to function puts what it is given (a module-like object for {M, F, A})."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, ...]] = []
+        self.done = threading.Event()
+
+    def take(self, message: Any, *args: Any) -> None:
+        self.got.append((message, *args))
+        if message[0] == "gun_ws":
+            self.done.set()
+
+
+@pytest.mark.parametrize("form", ["fun", "fun_args", "module_name_args"])
+def test_ws_reply_to_takes_gun_function_forms(echo_server: EchoServer, form: str) -> None:
+    sink = _Collector()
+    reply_to = {
+        "fun": sink.take,
+        "fun_args": (sink.take, ["extra"]),
+        "module_name_args": (sink, "take", ["extra"]),
+    }[form]
+    conn = _open(echo_server.port)
+    ref = gun.ws_upgrade(conn, "/", None, {"reply_to": reply_to})
+    wait_for(lambda: any(m[0][0] == "gun_upgrade" for m in sink.got))
+    gun.ws_send(conn, ref, ("text", "to a function"))
+    assert sink.done.wait(WAIT)
+    extra = () if form == "fun" else ("extra",)
+    assert sink.got[0][0][:3] == ("gun_upgrade", conn, ref) and sink.got[0][1:] == extra
+    assert sink.got[-1] == (("gun_ws", conn, ref, ("text", "to a function")), *extra)
+    assert not [m for m in Mailbox.current().messages() if ref in m]  # none went to the owner
+    gun.close(conn)
+
+
+def test_a_reply_to_that_cannot_be_used_is_an_options_error() -> None:
+    with pytest.raises(gun.OptionsError) as info:
+        gun.open("127.0.0.1", 1, {"ws_opts": {"reply_to": 42}})
+    assert info.value.key == "ws_opts.reply_to"
+    with pytest.raises(gun.OptionsError):
+        gun.open("127.0.0.1", 1, {"ws_opts": {"reply_to": (print, "not a list")}})

@@ -31,6 +31,7 @@ from gunpy.actors.gun._connection import ConnectionActor
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.actors.gun._requests import (
     cancel,
+    checked_reply_to,
     data,
     delete,
     get,
@@ -109,6 +110,7 @@ def open(
     connection is lost; the connection closes when the owner dies.
     """
     options = check_open_options(port, opts)
+    checked_reply_to("ws_opts.reply_to", options.ws_opts.reply_to)
     owner = Mailbox.current() if owner is None else owner
     sender_for(owner)  # TypeError now rather than in the actor
     conn = ConnectionRef(host, port, options)
@@ -142,6 +144,7 @@ def ws_upgrade(
     allow), `InvalidRequestHeader` (a bad name, CR, LF or NUL) or `OptionsError`.
     """
     options = conn.opts.ws_opts if ws_opts is None else check_ws_options(ws_opts)
+    checked_reply_to("ws_opts.reply_to", options.reply_to)
     request = UpgradeRequest(
         Ref(), check_path(path), normalize_headers(headers), options, options.reply_to
     )

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._commands import Cancel, Data, Request, StreamInfo
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import DataPart, HttpRequest, InvalidRequestHeader, OptionsError, Ref
@@ -40,7 +41,7 @@ def _req_opts(req_opts: Mapping[str, Any] | None) -> tuple[object, int | None]:
     reply_to, flow = None, None
     for key, value in req_opts.items():
         if key == "reply_to":
-            reply_to = value
+            reply_to = checked_reply_to("req_opts.reply_to", value)
         elif key == "flow":
             if value != "infinity" and not (
                 isinstance(value, int) and not isinstance(value, bool) and value >= 1
@@ -50,6 +51,16 @@ def _req_opts(req_opts: Mapping[str, Any] | None) -> tuple[object, int | None]:
         else:
             raise OptionsError(f"req_opts.{key}", value, "unknown option")
     return reply_to, flow
+
+
+def checked_reply_to(key: str, value: object) -> object:
+    """``value`` if it can be a reply_to (None: the owner), else `OptionsError` naming ``key``."""
+    if value is not None:
+        try:
+            sender_for(value)
+        except TypeError as exc:
+            raise OptionsError(key, value, str(exc)) from None
+    return value
 
 
 def _bytes(body: Body) -> bytes:
