@@ -96,6 +96,7 @@ class OpenOptions:
     event_handler: tuple[Any, Any] | None = None
     cookie_store: CookieJar | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    unix_path: str | None = None  # set by gun.open_unix, not an option key
 
 
 def _timeout(key: str, value: object, minimum: int = 0) -> Timeout:

@@ -8,10 +8,13 @@ hand), as Gun's own cases use a raw ``gen_tcp`` origin there.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import socket
 import threading
 from typing import Any
+
+from aiohttp import web
 
 from gunpy.actors import ConnectionRef, Mailbox, ProcessActor, gun, monitor
 from gunpy.protocol import Ref
@@ -373,3 +376,40 @@ def test_cancel_a_finished_request(aiohttp_server: AiohttpServer) -> None:
     gun.cancel(conn, ref)
     assert receive("gun_error", conn) == ("gun_error", conn, ref, STREAM_NOT_FOUND)
     gun.close(conn)
+
+
+def test_unix_socket_connect(tmp_path: Any) -> None:
+    # gun_SUITE's unix_socket_connect, against aiohttp's server on a Unix domain socket.
+    path = str(tmp_path / "gun.sock")
+    loop = asyncio.new_event_loop()
+
+    async def whoami(request: web.Request) -> web.Response:
+        return web.Response(text=f"host={request.headers.get('host')}")
+
+    app = web.Application()
+    app.router.add_get("/", whoami)
+    runner = web.AppRunner(app)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.UnixSite(runner, path).start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=serve, name="peer-aiohttp-unix", daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(WAIT)
+        conn = gun.open_unix(path, {"retry": 0})
+        assert gun.await_up(conn, WAIT) == ("ok", "http")
+        assert gun.info(conn)["origin_host"] == "localhost"
+        ref = gun.get(conn, "/")
+        assert gun.await_(conn, ref, WAIT)[:3] == ("response", "nofin", 200)
+        assert gun.await_body(conn, ref, WAIT) == ("ok", b"host=localhost")
+        gun.close(conn)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(WAIT)

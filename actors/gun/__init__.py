@@ -19,6 +19,7 @@ has no mailbox unless it owns one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,7 @@ from gunpy.protocol import (
     InvalidRequest,
     InvalidRequestHeader,
     InvalidRequestTarget,
+    OpenOptions,
     OptionsError,
     Ref,
     SendOutcome,
@@ -81,6 +83,7 @@ __all__ = [
     "headers",
     "info",
     "open",
+    "open_unix",
     "options",
     "patch",
     "post",
@@ -109,7 +112,24 @@ def open(
     ``("gun_up", conn, "http")`` once connected and ``gun_down`` if the
     connection is lost; the connection closes when the owner dies.
     """
-    options = check_open_options(port, opts)
+    return _start(host, port, check_open_options(port, opts), owner)
+
+
+def open_unix(
+    path: str, opts: Mapping[str, Any] | None = None, *, owner: object = None
+) -> ConnectionRef:
+    """Gun's ``open_unix``: a connection over the Unix domain socket at ``path``.
+
+    As in Gun, its origin is ``localhost`` (the ``host`` header, ``info``'s
+    ``origin_host``) and port 0; everything else is `open`'s.
+    """
+    if not isinstance(path, str) or not path:
+        raise OptionsError("path", path, "must be the path of a Unix domain socket")
+    options = dataclasses.replace(check_open_options(0, opts), unix_path=path)
+    return _start("localhost", 0, options, owner)
+
+
+def _start(host: str, port: int, options: OpenOptions, owner: object) -> ConnectionRef:
     checked_reply_to("ws_opts.reply_to", options.ws_opts.reply_to)
     owner = Mailbox.current() if owner is None else owner
     sender_for(owner)  # TypeError now rather than in the actor

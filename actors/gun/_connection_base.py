@@ -101,7 +101,7 @@ class ConnectionBase(ProcessActor):
         }
         if protocol is not None:
             info["protocol"] = protocol
-            if self.sockname is not None:
+            if isinstance(self.sockname, tuple):  # not for a Unix domain socket
                 info["sock_ip"], info["sock_port"] = self.sockname[0], self.sockname[1]
         return info
 

@@ -82,7 +82,7 @@ class SocketIO(AttemptSteps):
         self._room = threading.Condition(self.lock)  # ws_send waits here for buffer room
         self.proto = ClientConnection(
             conn,
-            host_header(host, port, opts.transport),
+            "localhost" if opts.unix_path else host_header(host, port, opts.transport),
             (opts.transport, host, port),
             opts.cookie_store,
             opts.http_opts,
@@ -111,7 +111,11 @@ class SocketIO(AttemptSteps):
     def start(self) -> None:
         """Begin the attempt: resolve, then connect on the loop."""
         self.loop.start()
-        self.loop.resolve(self.host, self.port, self._resolved)
+        if self.opts.unix_path is not None:  # nothing to look up
+            address = (socket.AF_UNIX, socket.SOCK_STREAM, 0, "", self.opts.unix_path)
+            self.loop.call_soon(self._resolved, [address])
+        else:
+            self.loop.resolve(self.host, self.port, self._resolved)
 
     def call(self, action: Callable[[ClientConnection], list[Event] | None]) -> None:
         """Run ``action`` on the connection under the lock, then write and report."""

@@ -61,7 +61,8 @@ def apply_tcp_opts(sock: socket.socket, tcp_opts: tuple[tuple[Any, ...], ...]) -
             nodelay = bool(value)
         elif name == "keepalive":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(value)))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
 
 
 def traced(reply: Callable[[Any], None]) -> Callable[[Any], None]:
