@@ -4,13 +4,15 @@
   strategies: `RetryPolicy`, `default_retry_fun`.
 - `Supervisor`: OTP's supervisor as a gunpy ProcessActor (one_for_one,
   one_for_all, rest_for_one, simple_one_for_one; permanent, transient,
-  temporary; intensity and period; shutdown in ms, brutal_kill, infinity),
+  temporary; intensity and period; shutdown in ms, brutal_kill, infinity;
+  significant children and auto_shutdown),
   with OTP's functions `start_child`, `terminate_child`, `restart_child`,
   `delete_child`, `which_children`, `count_children`. Those functions take the
   supervisor's ActorRef, block on an ask with a timeout (pykka.Timeout, or
   ActorDeadError for a dead supervisor) and may be called from any thread but
   the supervisor's own. `check_flags` and `check_child_spec` are the checks
-  `Supervisor.start` runs in its caller (ValueError naming the bad key).
+  `Supervisor.start` runs in its caller (ValueError naming the bad key). Where
+  gunpy still differs from OTP is listed in `gunpy.supervision._supervisor`.
 - Only ProcessActor children have real exit reasons; a plain pykka child is
   seen to exit ``"normal"``, so a transient child must be a ProcessActor.
 - `gun_sup` / `gun_conns_sup`: Gun's own tree, which holds supervised connections.

@@ -25,6 +25,7 @@ Restart = Literal["permanent", "transient", "temporary"]
 ChildType = Literal["worker", "supervisor"]
 Shutdown = int | Literal["brutal_kill", "infinity"]
 Modules = list[str] | Literal["dynamic"]
+AutoShutdown = Literal["never", "any_significant", "all_significant"]
 
 KILL_WAIT: Final = 1.0
 """Seconds a kill is waited for: it is a message, taken when the child next reads its inbox."""
@@ -34,11 +35,13 @@ _POLL: Final = 0.05  # seconds between liveness checks while waiting for a child
 
 @dataclass(frozen=True)
 class SupFlags:
-    """``strategy`` (one_for_one), ``intensity`` (1), ``period`` in seconds (5): OTP's defaults."""
+    """``strategy`` (one_for_one), ``intensity`` (1), ``period`` in seconds (5),
+    ``auto_shutdown`` (never): OTP's defaults."""
 
     strategy: Strategy = "one_for_one"
     intensity: int = 1
     period: float = 5
+    auto_shutdown: AutoShutdown = "never"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ChildSpec:
     shutdown: Shutdown = 5000
     type: ChildType = "worker"
     modules: Modules | None = None
+    significant: bool = False
 
 
 def _is_int(value: object) -> bool:
@@ -72,13 +76,25 @@ def check_flags(flags: Mapping[str, Any]) -> SupFlags:
         elif key == "period":
             if not (_is_int(value) or isinstance(value, float)) or not value > 0:
                 raise ValueError(f"period: must be a number of seconds > 0, not {value!r}")
+        elif key == "auto_shutdown":
+            if value not in get_args(AutoShutdown):
+                raise ValueError(f"auto_shutdown: must be never, any_significant or "
+                                 f"all_significant, not {value!r}")
         else:
             raise ValueError(f"{key}: unknown supervisor flag")
-    return SupFlags(**flags)
+    checked = SupFlags(**flags)
+    if checked.strategy == "simple_one_for_one" and checked.auto_shutdown != "never":
+        raise ValueError(f"auto_shutdown: {checked.auto_shutdown} is not allowed with "
+                         "simple_one_for_one (OTP's bad_combination)")
+    return checked
 
 
-def check_child_spec(spec: Any) -> ChildSpec:
-    """Validate a child spec dict and fill OTP's defaults; a ValueError names the bad key."""
+def check_child_spec(spec: Any, auto_shutdown: AutoShutdown | None = None) -> ChildSpec:
+    """Validate a child spec dict and fill OTP's defaults; a ValueError names the bad key.
+
+    ``auto_shutdown`` is the supervisor's flag: with ``"never"``, a significant
+    child is refused; None (unknown, as OTP's check_childspecs/1) skips that check.
+    """
     if not isinstance(spec, Mapping):
         raise ValueError(f"child spec: must be a dict, not {spec!r}")
     for key in ("id", "start"):
@@ -104,12 +120,26 @@ def check_child_spec(spec: Any) -> ChildSpec:
         if key == "modules" and not (value == "dynamic" or (
                 isinstance(value, list) and all(isinstance(m, str) for m in value))):
             raise ValueError(f"modules: must be a list of names or 'dynamic', not {value!r}")
-        if key not in ("id", "start", "restart", "shutdown", "type", "modules"):
+        if key == "significant" and not isinstance(value, bool):
+            raise ValueError(f"significant: must be True or False, not {value!r}")
+        if key not in ("id", "start", "restart", "shutdown", "type", "modules", "significant"):
             raise ValueError(f"{key}: unknown child spec key")
+    if values.get("significant"):
+        check_significant(values.get("restart", "permanent"), auto_shutdown)
     if values.get("type") == "supervisor":
         values.setdefault("shutdown", "infinity")
     values.setdefault("modules", [_name_of(start[0])])
     return ChildSpec(**values)
+
+
+def check_significant(restart: Restart, auto_shutdown: AutoShutdown | None) -> None:
+    """OTP's bad combinations for a significant child: a ValueError naming ``significant``."""
+    if auto_shutdown == "never":
+        raise ValueError("significant: not allowed under auto_shutdown never "
+                         "(OTP's bad_combination)")
+    if restart == "permanent":
+        raise ValueError("significant: not allowed for a permanent child "
+                         "(OTP's bad_combination)")
 
 
 def _name_of(function: Callable[..., Any]) -> str:

@@ -51,7 +51,7 @@ def gun_conns_sup() -> pykka.ActorRef[Any]:
     if known is not None and known.is_alive():
         return known  # asked once per incarnation: every gun.open needs it
     for child_id, ref, _, _ in which_children(gun_sup()):
-        if child_id == "gun_conns_sup" and ref is not None:
+        if child_id == "gun_conns_sup" and isinstance(ref, pykka.ActorRef):
             conns: pykka.ActorRef[Any] = ref
             _tree["gun_conns_sup"] = conns
             return conns

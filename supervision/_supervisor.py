@@ -6,12 +6,24 @@ actors, seen to exit ``"normal"`` whatever happened). They are restarted by
 OTP's rules: permanent always, transient after an abnormal exit, temporary
 never. More than ``intensity`` restarts within ``period`` seconds make the
 supervisor stop every child, in reverse start order, and exit ``"shutdown"``,
-which its own supervisor sees through their link.
+which its own supervisor sees through their link. A ``significant`` child
+(transient or temporary) that ends by itself and is not restarted makes the
+supervisor exit ``"shutdown"`` as its ``auto_shutdown`` flag says (OTP 24).
 
-What Python cannot copy: a thread cannot be killed, and pykka has no "stop
-now". A kill is a message that the child takes when it next reads its inbox.
-A child that outlives its shutdown time is sent a kill and then forgotten:
-the supervisor moves on, and the child's thread ends whenever its code returns.
+Where gunpy still differs from OTP:
+
+- A thread cannot be killed, and pykka has no "stop now". A kill is a message
+  that the child takes when it next reads its inbox, so ``brutal_kill`` waits
+  (up to `KILL_WAIT`) for the child to take it. A child that outlives its
+  shutdown time is sent a kill and then forgotten: the supervisor moves on, and
+  the child's thread ends whenever its code returns.
+- ``Supervisor.start`` returns a ref at once (pykka's start), not OTP's
+  ``{error, {shutdown, Reason}}``: a failed start is the supervisor's exit
+  reason, seen through a link or monitor.
+- A plain pykka child is seen to exit ``"normal"`` whatever happened.
+- ``terminate_child`` also takes a ref under the other strategies, and
+  simple_one_for_one children are listed in start order (OTP: unspecified).
+- A start callable cannot return OTP's ``ignore`` or ``{ok, Pid, Info}``.
 """
 
 from __future__ import annotations
@@ -32,13 +44,34 @@ from gunpy.actors._process import (
     is_normal_exit,
     link,
     monitor,
-    process_of,
 )
 from gunpy.protocol import Ref
 from gunpy.supervision import _child_spec as one
+from gunpy.supervision._api import (
+    ChildRef,
+    _Call,
+    _Rejected,
+    count_children,
+    delete_child,
+    restart_child,
+    start_child,
+    terminate_child,
+    which_children,
+)
 from gunpy.supervision._child_spec import ChildSpec, Modules, StartFailed, SupFlags
 
+__all__ = [
+    "Supervisor",
+    "count_children",
+    "delete_child",
+    "restart_child",
+    "start_child",
+    "terminate_child",
+    "which_children",
+]
+
 logger: Final = logging.getLogger("gunpy")
+
 
 @dataclass(eq=False)
 class _Child:
@@ -47,13 +80,7 @@ class _Child:
     ref: pykka.ActorRef[Any] | None = None  # None while not running
     mref: Ref | None = None  # the monitor on a plain pykka child
     process: ProcessActor | None = None  # held: a collected actor's exit reason is lost
-
-
-class _Call(NamedTuple):
-    """A module function's request, answered in the supervisor's thread."""
-
-    name: str
-    args: tuple[Any, ...]
+    restarting: bool = False  # its restart failed; a _TryAgain is on its way (OTP's restarting)
 
 
 class _TryAgain(NamedTuple):
@@ -84,7 +111,7 @@ class Supervisor(ProcessActor):
         self.flags: SupFlags = one.check_flags(flags if flags is not None else {})
         if children is not None and not isinstance(children, list | tuple):
             raise ValueError(f"children: must be a list of child specs, not {children!r}")
-        specs = [one.check_child_spec(spec) for spec in children or []]
+        specs = [one.check_child_spec(spec, self.flags.auto_shutdown) for spec in children or []]
         if self.flags.strategy == "simple_one_for_one" and len(specs) != 1:
             raise ValueError("children: simple_one_for_one takes exactly one child spec")
         ids = [spec.id for spec in specs]
@@ -131,6 +158,7 @@ class Supervisor(ProcessActor):
 
     def _start(self, child: _Child) -> None:
         child.ref, child.process = one.start(child.spec, child.extra_args)
+        child.restarting = False
         self._running[child.ref.actor_urn] = child
         if child.process is None:
             child.mref = monitor(child.ref, watcher=self.actor_ref)
@@ -141,6 +169,7 @@ class Supervisor(ProcessActor):
         """Mark a child as stopped on purpose, so its exit is neither restarted nor counted."""
         ref, process = child.ref, child.process
         child.ref = child.process = None
+        child.restarting = False  # a terminated child's pending restart is dropped, as OTP
         if ref is None:
             return None
         self._running.pop(ref.actor_urn, None)
@@ -177,7 +206,7 @@ class Supervisor(ProcessActor):
         if isinstance(message, _Call):
             return getattr(self, f"_call_{message.name}")(*message.args)
         if isinstance(message, _TryAgain):
-            if message.child in self.children and message.child.ref is None:
+            if message.child.restarting and message.child in self.children:
                 self._restart(message.child)
         elif type(message) is tuple and len(message) == 3 and message[0] == "EXIT":
             self._on_exit(message[1], message[2])
@@ -211,8 +240,21 @@ class Supervisor(ProcessActor):
         if restart == "temporary" or (restart == "transient" and is_normal_exit(reason)):
             if restart == "temporary" or self._simple:
                 self.children.remove(child)  # a non-simple transient keeps its spec
+            if self._shuts_down_after(child):
+                logger.info("supervisor %s: significant child %r ended; auto_shutdown %s",
+                            self.actor_urn, child.spec.id, self.flags.auto_shutdown)
+                self.exit("shutdown")  # terminate stops every child, in reverse order
             return
         self._restart(child)
+
+    def _shuts_down_after(self, child: _Child) -> bool:
+        """OTP's do_auto_shutdown, for a child that ended by itself and is not restarted
+        (one stopped by the supervisor, as terminate_child or a sibling's restart, is not)."""
+        mode = self.flags.auto_shutdown
+        if mode == "never" or not child.spec.significant:
+            return False
+        return mode == "any_significant" or not any(
+            c.spec.significant and (c.ref is not None or c.restarting) for c in self.children)
 
     def _restart(self, child: _Child) -> None:
         """Count a restart, then restart ``child`` and the siblings its strategy names."""
@@ -242,6 +284,7 @@ class Supervisor(ProcessActor):
             except StartFailed as exc:
                 logger.error("supervisor %s: restarting %r failed: %r",
                              self.actor_urn, member.spec.id, exc.args[0])
+                member.restarting = True
                 # Later: the rest of the group waits, and each attempt counts.
                 self.actor_ref.tell(_TryAgain(member))
                 return
@@ -255,7 +298,7 @@ class Supervisor(ProcessActor):
             return None  # OTP: simple_one_for_one children are named by ref only
         return next((c for c in self.children if c.spec.id == key), None)
 
-    def _call_start_child(self, arg: ChildSpec | tuple[Any, ...]) -> tuple[Any, ...]:
+    def _call_start_child(self, arg: ChildSpec | tuple[Any, ...]) -> object:
         if self._simple:
             if not isinstance(arg, tuple):
                 return ("error", ("bad_extra_args", arg))
@@ -263,11 +306,16 @@ class Supervisor(ProcessActor):
         else:
             if not isinstance(arg, ChildSpec):
                 return ("error", ("invalid_child_spec", arg))
+            if arg.significant:
+                try:
+                    one.check_significant(arg.restart, self.flags.auto_shutdown)
+                except ValueError as exc:
+                    return _Rejected(exc)
             existing = self._by_key(arg.id)
             if existing is not None:
                 if existing.ref is not None:
                     return ("error", ("already_started", existing.ref))
-                return ("error", ("already_present", arg.id))
+                return ("error", "already_present")
             child = _Child(arg)
         try:
             self._start(child)
@@ -277,9 +325,16 @@ class Supervisor(ProcessActor):
         return ("ok", child.ref)
 
     def _call_terminate_child(self, key: object) -> object:
-        child = self._by_key(key)
-        if child is None:
-            return ("error", "not_found")
+        if self._simple:
+            if not isinstance(key, pykka.ActorRef):
+                return ("error", "simple_one_for_one")  # OTP: by pid only
+            child = self._by_ref(key)
+            if child is None:  # OTP: a dead pid is a child already gone
+                return ("error", "not_found") if key.is_alive() else "ok"
+        else:
+            child = self._by_key(key)
+            if child is None:
+                return ("error", "not_found")
         self._stop_all([child])
         if self._simple or child.spec.restart == "temporary":
             self.children.remove(child)
@@ -291,6 +346,8 @@ class Supervisor(ProcessActor):
         child = self._by_key(key)
         if child is None:
             return ("error", "not_found")
+        if child.restarting:
+            return ("error", "restarting")
         if child.ref is not None:
             return ("error", "running")
         try:
@@ -305,16 +362,19 @@ class Supervisor(ProcessActor):
         child = self._by_key(key)
         if child is None:
             return ("error", "not_found")
+        if child.restarting:
+            return ("error", "restarting")
         if child.ref is not None:
             return ("error", "running")
         self.children.remove(child)
         return "ok"
 
-    def _call_which_children(self) -> list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]]:
+    def _call_which_children(self) -> list[tuple[Any, ChildRef, str, Modules]]:
+        # OTP keeps its children newest first; gunpy keeps them in start order.
         return [
-            ("undefined" if self._simple else c.spec.id, c.ref, c.spec.type,
-             c.spec.modules if c.spec.modules is not None else [])
-            for c in self.children
+            ("undefined" if self._simple else c.spec.id, "restarting" if c.restarting else c.ref,
+             c.spec.type, c.spec.modules if c.spec.modules is not None else [])
+            for c in (self.children if self._simple else reversed(self.children))
         ]
 
     def _call_count_children(self) -> dict[str, int]:
@@ -324,71 +384,3 @@ class Supervisor(ProcessActor):
             "supervisors": sum(c.spec.type == "supervisor" for c in self.children),
             "workers": sum(c.spec.type == "worker" for c in self.children),
         }
-
-
-# -- OTP's module functions ---------------------------------------------------------------
-
-
-def _ask(sup: pykka.ActorRef[Any], name: str, *args: Any, timeout: float) -> Any:
-    process = process_of(sup)
-    if isinstance(process, Supervisor) and process._thread is threading.current_thread():
-        raise RuntimeError("a supervisor cannot call itself: the ask would never be answered")
-    return sup.ask(_Call(name, args), block=True, timeout=timeout)
-
-
-def start_child(
-    sup: pykka.ActorRef[Any], spec_or_args: Any, *, timeout: float = 5.0
-) -> tuple[Any, ...]:
-    """Start a child from a spec dict or, under simple_one_for_one, from extra start args
-    (a tuple or list, appended to the template's args).
-
-    ``("ok", ref)``; ``("error", ("already_started", ref))``, ``("error",
-    ("already_present", id))`` or ``("error", why_the_start_failed)``. A bad spec
-    dict raises ValueError here, in the caller.
-    """
-    if isinstance(spec_or_args, Mapping):
-        arg: Any = one.check_child_spec(spec_or_args)
-    elif isinstance(spec_or_args, list | tuple):
-        arg = tuple(spec_or_args)
-    else:
-        raise TypeError(f"start_child: a child spec dict or extra args, not {spec_or_args!r}")
-    result: tuple[Any, ...] = _ask(sup, "start_child", arg, timeout=timeout)
-    return result
-
-
-def terminate_child(sup: pykka.ActorRef[Any], id_or_ref: object, *, timeout: float = 30.0) -> Any:
-    """Stop a child (by id, or by ref; simple_one_for_one children by ref only) as its
-    ``shutdown`` says; its spec stays, unless it is temporary or simple_one_for_one.
-
-    ``"ok"`` (also for a child already stopped) or ``("error", "not_found")``. The
-    default timeout covers a worker's 5 s shutdown time.
-    """
-    return _ask(sup, "terminate_child", id_or_ref, timeout=timeout)
-
-
-def restart_child(sup: pykka.ActorRef[Any], child_id: object, *, timeout: float = 5.0) -> Any:
-    """Start a stopped child's spec again: ``("ok", ref)``, ``("error", "running" |
-    "not_found" | "simple_one_for_one")`` or ``("error", why_the_start_failed)``."""
-    return _ask(sup, "restart_child", child_id, timeout=timeout)
-
-
-def delete_child(sup: pykka.ActorRef[Any], child_id: object, *, timeout: float = 5.0) -> Any:
-    """Forget a stopped child's spec: ``"ok"`` or ``("error", "running" | "not_found" |
-    "simple_one_for_one")``."""
-    return _ask(sup, "delete_child", child_id, timeout=timeout)
-
-
-def which_children(
-    sup: pykka.ActorRef[Any], *, timeout: float = 5.0
-) -> list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]]:
-    """``[(id, ref or None, type, modules)]`` in start order; the id is ``"undefined"``
-    under simple_one_for_one, modules the start callable's name or ``"dynamic"``."""
-    result: list[tuple[Any, pykka.ActorRef[Any] | None, str, Modules]] = _ask(
-        sup, "which_children", timeout=timeout)
-    return result
-
-
-def count_children(sup: pykka.ActorRef[Any], *, timeout: float = 5.0) -> dict[str, int]:
-    """``{"specs", "active", "supervisors", "workers"}``, counted as OTP does."""
-    result: dict[str, int] = _ask(sup, "count_children", timeout=timeout)
-    return result

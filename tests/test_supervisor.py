@@ -156,7 +156,7 @@ def crash(ref: Ref, exc: BaseException | None = None) -> object:
 def descendants(sup: Ref) -> list[Ref]:
     found = []
     for _, ref, kind, _ in which_children(sup):
-        if ref is not None:
+        if isinstance(ref, pykka.ActorRef):
             found += [ref, *(descendants(ref) if kind == "supervisor" else [])]
     return found
 
@@ -190,6 +190,16 @@ def stop_tree(sup: Ref) -> None:
         ({}, [{"id": "a", "start": (Worker.start, ()), "colour": 1}], "colour"),
         ({}, [{"id": "a", "start": (Worker.start, ())}] * 2, "children"),
         ({"strategy": "simple_one_for_one"}, [], "children"),
+        ({"auto_shutdown": "sometimes"}, [], "auto_shutdown"),
+        ({"strategy": "simple_one_for_one", "auto_shutdown": "any_significant"},
+         [{"id": "a", "start": (Worker.start, ()), "restart": "temporary"}], "auto_shutdown"),
+        ({"auto_shutdown": "any_significant"},
+         [{"id": "a", "start": (Worker.start, ()), "significant": "yes"}], "significant"),
+        # OTP's bad combinations: significant under auto_shutdown never, or permanent.
+        ({}, [{"id": "a", "start": (Worker.start, ()), "restart": "transient",
+               "significant": True}], "significant"),
+        ({"auto_shutdown": "all_significant"},
+         [{"id": "a", "start": (Worker.start, ()), "significant": True}], "significant"),
     ],
 )
 def test_flags_and_specs_are_checked_in_the_caller(
@@ -202,10 +212,13 @@ def test_flags_and_specs_are_checked_in_the_caller(
 
 
 def test_otp_defaults() -> None:
-    assert check_flags({}) == SupFlags("one_for_one", 1, 5)
+    assert check_flags({}) == SupFlags("one_for_one", 1, 5, "never")
     worker = check_child_spec({"id": "w", "start": (Worker.start, ())})
     assert worker == ChildSpec(
-        "w", (Worker.start, ()), "permanent", 5000, "worker", ["Worker.start"])
+        "w", (Worker.start, ()), "permanent", 5000, "worker", ["Worker.start"], False)
+    # Without the supervisor's flag (OTP's check_childspecs/1) only permanent is refused.
+    assert check_child_spec({"id": "s", "start": (Worker.start, ()), "restart": "temporary",
+                             "significant": True}).significant
     sup = check_child_spec({"id": "s", "start": (Supervisor.start, ()), "type": "supervisor"})
     assert (sup.shutdown, sup.modules) == ("infinity", ["Supervisor.start"])
 
@@ -262,7 +275,7 @@ def test_sibling_restarts_drop_temporary_children() -> None:
     got = events(log, 5)
     assert got[1:3] == [("stop", "t", "shutdown"), ("stop", "a", "shutdown")]
     assert got[3:] == [("start", "a"), ("start", "c")]
-    assert [c[0] for c in which_children(sup)] == ["a", "c"]
+    assert [c[0] for c in which_children(sup)] == ["c", "a"]  # newest first, as OTP
     stop_tree(sup)
 
 
@@ -279,7 +292,7 @@ def test_simple_one_for_one() -> None:
     kids = which_children(sup)
     assert [k[0] for k in kids] == ["undefined"] * 3 and refs[2] not in [k[1] for k in kids]
     assert count_children(sup) == {"specs": 1, "active": 3, "supervisors": 0, "workers": 3}
-    assert terminate_child(sup, "w") == ("error", "not_found")  # by ref only
+    assert terminate_child(sup, "w") == ("error", "simple_one_for_one")  # by ref only
     assert terminate_child(sup, refs[0]) == "ok"
     assert events(log, 1) == [("stop", "w0", "shutdown")]
     assert restart_child(sup, "w") == ("error", "simple_one_for_one")
@@ -288,6 +301,26 @@ def test_simple_one_for_one() -> None:
     assert count_children(sup)["active"] == 2
     stop_tree(sup)
     assert sorted(e[1] for e in events(log, 2)) == ["w1", "w3"]
+
+
+def test_simple_one_for_one_terminate_child_takes_a_ref() -> None:
+    log = Mailbox("log")
+    template = {"id": "w", "start": (Worker.start, ()), "restart": "temporary"}
+    sup = new_sup({"strategy": "simple_one_for_one"}, [template])
+    w1, w2 = (start_child(sup, (name, log))[1] for name in ("w1", "w2"))
+    stranger = Worker.start("stranger", log)
+    assert events(log, 3) == [("start", "w1"), ("start", "w2"), ("start", "stranger")]
+    assert terminate_child(sup, "w") == ("error", "simple_one_for_one")  # OTP: by pid only
+    assert terminate_child(sup, stranger) == ("error", "not_found")  # alive, not a child
+    assert terminate_child(sup, w1) == "ok" and not w1.is_alive()
+    assert terminate_child(sup, w1) == "ok"  # already gone: OTP says ok
+    assert down_of(w2, lambda: w2.tell(("exit", "normal"))) == "normal"
+    assert terminate_child(sup, w2) == "ok"  # gone by itself: ok too
+    assert down_of(stranger, lambda: stranger.tell(("exit", "normal"))) == "normal"
+    assert events(log, 3) == [("stop", "w1", "shutdown"), ("stop", "w2", "normal"),
+                              ("stop", "stranger", "normal")]
+    assert which_children(sup) == []
+    stop_tree(sup)
 
 
 # -- restart types and intensity -------------------------------------------------------------
@@ -397,6 +430,118 @@ def test_a_failed_restart_is_tried_again_and_counted() -> None:
     assert down_of(sup, lambda: crash(ref_of(sup, "a"))) == "shutdown"
 
 
+def test_a_restart_that_failed_shows_as_restarting() -> None:
+    log, busy, release = Mailbox("log"), threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def flaky() -> Any:  # runs in the supervisor's thread
+        calls.append(1)
+        if len(calls) == 2:
+            raise Boom("not now")
+        if len(calls) == 3:  # holds the supervisor while the test queues its questions
+            busy.set()
+            release.wait(WAIT)
+            raise Boom("not yet")
+        return Worker.start("a", log)
+
+    sup = new_sup({"intensity": 5, "period": 60}, [{"id": "a", "start": (flaky, ())}])
+    events(log, 1)
+    exc = Boom()
+    crash(ref_of(sup, "a"), exc)
+    assert busy.wait(WAIT)
+    # White-box: requests queued without blocking, surely ahead of the next try_again.
+    names = [("which_children", ()), ("restart_child", ("a",)), ("delete_child", ("a",)),
+             ("count_children", ())]
+    asks = [sup.ask(_Call(name, args), block=False) for name, args in names]
+    release.set()
+    kids, restarted, deleted, counts = (ask.get(timeout=WAIT) for ask in asks)
+    assert kids[0][:2] == ("a", "restarting")  # OTP's which_children shows it so
+    assert restarted == deleted == ("error", "restarting")
+    assert counts["active"] == 0
+    assert events(log, 2) == [("stop", "a", exc), ("start", "a")]  # the fourth call
+    assert len(calls) == 4 and ref_of(sup, "a").is_alive()
+    stop_tree(sup)
+
+
+# -- significant children and auto_shutdown (OTP 24) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("restart", "reason", "shuts_down"),
+    [("transient", "normal", True), ("transient", ("shutdown", "done"), True),
+     ("transient", "boom", False), ("temporary", "normal", True), ("temporary", "boom", True)],
+)
+def test_any_significant(restart: str, reason: object, shuts_down: bool) -> None:
+    log = Mailbox("log")
+    children = [spec("a", log), spec("s", log, restart=restart, significant=True),
+                spec("c", log)]
+    sup = new_sup({"auto_shutdown": "any_significant", "intensity": 5}, children)
+    events(log, 3)
+    s = ref_of(sup, "s")
+    box = Mailbox()
+    mref = monitor(sup, watcher=box)
+    assert down_of(s, lambda: s.tell(("exit", reason))) == reason
+    assert events(log, 1) == [("stop", "s", reason)]
+    if shuts_down:  # OTP: the supervisor exits shutdown, children in reverse order
+        assert box.receive(lambda m: m[1] == mref, WAIT)[4] == "shutdown"
+        assert events(log, 2) == [("stop", "c", "shutdown"), ("stop", "a", "shutdown")]
+    else:  # a transient child's crash is restarted, and restarted is not ended
+        assert events(log, 1) == [("start", "s")] and ref_of(sup, "s").is_alive()
+        stop_tree(sup)
+
+
+def test_all_significant_waits_for_the_last_significant_child() -> None:
+    log = Mailbox("log")
+    children = [spec("s1", log, restart="transient", significant=True),
+                spec("s2", log, restart="temporary", significant=True),
+                spec("n", log, restart="transient")]
+    sup = new_sup({"auto_shutdown": "all_significant"}, children)
+    events(log, 3)
+    for name in ("n", "s1"):  # not significant, then one of two
+        ref = ref_of(sup, name)
+        down_of(ref, lambda ref=ref: ref.tell(("exit", "normal")))
+    assert [(c[0], c[1] is None) for c in which_children(sup)] == [
+        ("n", True), ("s2", False), ("s1", True)]  # the supervisor is still there
+    s2 = ref_of(sup, "s2")
+    assert down_of(sup, lambda: s2.tell(("exit", "normal"))) == "shutdown"
+    assert events(log, 3) == [("stop", n, "normal") for n in ("n", "s1", "s2")]
+
+
+def test_auto_shutdown_ignores_children_the_supervisor_stops() -> None:
+    log = Mailbox("log")
+    children = [spec("t", log, restart="temporary", significant=True),
+                spec("s", log, restart="transient", significant=True), spec("p", log)]
+    flags = {"strategy": "one_for_all", "auto_shutdown": "any_significant", "intensity": 5}
+    sup = new_sup(flags, children)
+    events(log, 3)
+    crash(ref_of(sup, "p"))  # the group restart stops t (dropped) and s
+    got = events(log, 5)
+    assert got[1:] == [("stop", "s", "shutdown"), ("stop", "t", "shutdown"),
+                       ("start", "s"), ("start", "p")]
+    assert terminate_child(sup, "s") == "ok"
+    assert events(log, 1) == [("stop", "s", "shutdown")]
+    assert [c[:2] for c in which_children(sup)] == [("p", ref_of(sup, "p")), ("s", None)]
+    stop_tree(sup)
+    assert events(log, 1) == [("stop", "p", "shutdown")]
+
+
+def test_start_child_checks_significant_against_the_flags() -> None:
+    log = Mailbox("log")
+    never = new_sup({}, [])
+    with pytest.raises(ValueError, match=r"^significant"):  # OTP's bad_combination
+        start_child(never, spec("s", log, restart="transient", significant=True))
+    assert which_children(never) == []
+    stop_tree(never)
+    sup = new_sup({"auto_shutdown": "any_significant"}, [])
+    with pytest.raises(ValueError, match=r"^significant"):
+        start_child(sup, spec("s", log, significant=True))  # permanent
+    assert start_child(sup, spec("s", log, restart="temporary", significant=True))[0] == "ok"
+    assert events(log, 1) == [("start", "s")]
+    s = ref_of(sup, "s")
+    assert down_of(sup, lambda: s.tell(("exit", "normal"))) == "shutdown"
+    assert events(log, 1) == [("stop", "s", "normal")]
+
+
 # -- stopping children ----------------------------------------------------------------------
 
 
@@ -482,7 +627,7 @@ def test_a_child_that_dies_while_being_stopped_is_not_restarted() -> None:
     release.set()
     assert stopping.get(timeout=WAIT) == "ok"
     starting.join(WAIT)
-    assert which_children(sup)[0][:2] == ("a", None)  # not restarted, not counted
+    assert which_children(sup)[1][:2] == ("a", None)  # not restarted, not counted
     assert events(log, 2) == [("stop", "a", exc), ("start", "slow")]
     stop_tree(sup)
 
@@ -545,10 +690,10 @@ def test_module_functions() -> None:
         start_child(sup, spec("y", log, restart="often"))
     sub: dict[str, Any] = {"id": "sub", "type": "supervisor", "start": (Supervisor.start, ({}, []))}
     assert start_child(sup, sub)[0] == "ok"
-    assert which_children(sup) == [
-        ("a", ref_of(sup, "a"), "worker", ["Worker.start"]),
-        ("b", b, "worker", ["Worker.start"]),
+    assert which_children(sup) == [  # newest first, as OTP
         ("sub", ref_of(sup, "sub"), "supervisor", ["Supervisor.start"]),
+        ("b", b, "worker", ["Worker.start"]),
+        ("a", ref_of(sup, "a"), "worker", ["Worker.start"]),
     ]
     assert count_children(sup) == {"specs": 3, "active": 3, "supervisors": 1, "workers": 2}
     assert restart_child(sup, "b") == ("error", "running")
@@ -556,7 +701,7 @@ def test_module_functions() -> None:
     assert terminate_child(sup, b) == "ok"  # by ref works too
     assert events(log, 1) == [("stop", "b", "shutdown")]
     assert terminate_child(sup, "b") == "ok"  # already stopped
-    assert start_child(sup, spec("b", log)) == ("error", ("already_present", "b"))
+    assert start_child(sup, spec("b", log)) == ("error", "already_present")  # OTP's term
     assert count_children(sup) == {"specs": 3, "active": 2, "supervisors": 1, "workers": 2}
     ok, b2 = restart_child(sup, "b")
     assert ok == "ok" and b2 is not b and events(log, 1) == [("start", "b")]
@@ -566,10 +711,23 @@ def test_module_functions() -> None:
         assert call(sup, "nope") == ("error", "not_found")
     assert start_child(sup, spec("t", log, restart="temporary"))[0] == "ok"
     assert terminate_child(sup, "t") == "ok"  # a temporary child's spec goes with it
-    assert [c[0] for c in which_children(sup)] == ["a", "sub"]
+    assert [c[0] for c in which_children(sup)] == ["sub", "a"]
     events(log, 2)
     stop_tree(sup)
     assert events(log, 1) == [("stop", "a", "shutdown")]
+
+
+def test_which_children_lists_newest_first() -> None:
+    log = Mailbox("log")
+    sup = new_sup({}, [spec(n, log) for n in "abc"])
+    events(log, 3)
+    assert start_child(sup, spec("d", log))[0] == "ok"
+    events(log, 1)
+    crash(ref_of(sup, "b"))
+    events(log, 2)
+    assert [c[0] for c in which_children(sup)] == ["d", "c", "b", "a"]  # b keeps its place
+    stop_tree(sup)
+    assert [e[1] for e in events(log, 4)] == ["d", "c", "b", "a"]  # reverse start order
 
 
 def test_the_supervisor_cannot_call_itself() -> None:
@@ -616,7 +774,7 @@ def test_plain_pykka_children_are_seen_to_exit_normal() -> None:
     assert down_of(p, lambda: p.tell("crash")) == "normal"  # the crash cannot be seen
     assert events(log, 1) == [("start", "p")]  # permanent: restarted all the same
     assert down_of(t, lambda: t.tell("crash")) == "normal"
-    assert which_children(sup)[1][:2] == ("t", None)  # transient: not restarted
+    assert which_children(sup)[0][:2] == ("t", None)  # transient: not restarted
     stop_tree(sup)
     assert events(log, 1) == [("stop", "p")]
 
