@@ -11,7 +11,8 @@ The connection (``gunpy.actors.gun``):
 
 - `gun`: Gun's API (``gun.open``, ``gun.ws_upgrade``, ``gun.await_`` ...).
 - `ConnectionRef`: the ``conn`` of every message.
-- `WebsocketClient`, `SendQueueFull`: callbacks, re-upgrade after reconnects.
+- `WebsocketClient`, `SendQueueFull`, `UpgradeRefused`: callbacks, re-upgrade
+  after reconnects with backoff, Cowboy's handler contract.
 """
 
 # The connection comes after the runtime: gunpy.supervision, which it uses,
@@ -27,7 +28,7 @@ from gunpy.actors._process import (
     link,
     monitor,
 )
-from gunpy.actors.gun._client import SendQueueFull, WebsocketClient
+from gunpy.actors.gun._client import SendQueueFull, UpgradeRefused, WebsocketClient
 from gunpy.actors.gun._ref import ConnectionRef
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Mailbox",
     "ProcessActor",
     "SendQueueFull",
+    "UpgradeRefused",
     "WebsocketClient",
     "demonitor",
     "exit",

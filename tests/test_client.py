@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from http.cookiejar import CookieJar
 from typing import Any
 
@@ -11,10 +13,11 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection
 
 from gunpy.actors import Mailbox, SendQueueFull, WebsocketClient, monitor
-from gunpy.actors.gun._client import parse_ws_url
+from gunpy.actors.gun._client import UpgradeRefused, parse_ws_url
 from gunpy.protocol import OptionsError
+from tests.aiohttp_peer import AiohttpServer
 from tests.helpers import WAIT, receive
-from tests.peers import EchoServer
+from tests.peers import EchoServer, wait_for
 
 
 class Recorder(WebsocketClient):
@@ -43,6 +46,21 @@ class Recorder(WebsocketClient):
     def on_error(self, reason: Any, conn: Any, state: Mailbox) -> Any:
         state.send(("error", reason))
         return state
+
+    def on_info(self, info: Any, conn: Any, state: Mailbox) -> Any:
+        state.send(("info", info))
+        if info == "two frames":
+            return ("reply", [("text", "a"), ("text", "b")], state)
+        if info == "then close":
+            return ("reply", [("text", "last"), ("close", 4000, "bye"), ("text", "dropped")], state)
+        if info == "stop":
+            return ("stop", state)
+        if info == "crash":
+            raise KeyError("info crashed")
+        return state
+
+    def on_terminate(self, reason: Any, state: Mailbox) -> None:
+        state.send(("terminate", reason))
 
 
 def _start(url: str, box: Mailbox, **opts: Any) -> pykka.ActorRef[Any]:
@@ -243,3 +261,209 @@ def test_a_flooding_server_with_flow_control() -> None:
         client.stop()
     finally:
         server.stop()
+
+
+# -- backoff: no reconnect storms --------------------------------------------------
+
+
+def _errors(box: Mailbox, count: int) -> list[Any]:
+    return [box.receive(lambda m: m[0] == "error", WAIT)[1] for _ in range(count)]
+
+
+def test_a_refusing_server_that_closes_gets_upgrades_spaced_by_the_backoff() -> None:
+    """Gun alone reconnects at once after each close: thousands of upgrades in 2 s."""
+
+    def refuse(conn: ServerConnection, request: Request) -> Response:
+        return conn.respond(401, "no\n")  # and websockets closes the connection
+
+    server = EchoServer(process_request=refuse)
+    box = Mailbox("callbacks")
+    try:
+        started = time.monotonic()
+        client = _start(server.url, box, retry=100, retry_timeout=200,
+                        backoff_min=50, backoff_max=400)
+        errors = _errors(box, 5)
+        elapsed = time.monotonic() - started
+        assert all(e[:2] == ("upgrade_refused", 401) for e in errors)
+        # Four waits between five refusals, each at least 50 ms doubling (capped at 400).
+        assert elapsed >= 0.05 + 0.1 + 0.2 + 0.4
+        client.stop()
+        assert len(server.requests) <= 6  # the five, and at most one more on its way
+    finally:
+        server.stop()
+
+
+def test_a_refusal_reports_status_headers_and_body_then_retries_later(
+    aiohttp_server: AiohttpServer,
+) -> None:
+    box = Mailbox("callbacks")
+    started = time.monotonic()
+    client = _start(f"ws://127.0.0.1:{aiohttp_server.port}/deny", box, retry=0, backoff_min=50)
+    errors = _errors(box, 3)  # aiohttp keeps the connection: upgrades again on it
+    assert time.monotonic() - started >= 0.05 + 0.1
+    refused = errors[0]
+    assert isinstance(refused, UpgradeRefused)
+    tag, status, headers = refused  # still the 3-tuple it was
+    assert (tag, status, refused.status) == ("upgrade_refused", 401, 401)
+    cookies = [v for k, v in headers if k == "set-cookie"]
+    assert cookies == ["session=s1; Path=/", "theme=dark; Path=/"]
+    assert refused.body == b"log in first"
+    assert [e.body for e in errors] == [b"log in first"] * 3
+    client.stop()
+
+
+def test_connections_lost_right_after_the_upgrade_back_off() -> None:
+    def drop(ws: ServerConnection) -> None:
+        ws.close(1011, "not now")
+
+    server = EchoServer(handler=drop)
+    box = Mailbox("callbacks")
+    try:
+        started = time.monotonic()
+        client = _start(server.url, box, retry=100, retry_timeout=200,
+                        backoff_min=50, backoff_max=1000)
+        for _ in range(4):
+            assert box.receive(lambda m: m[0] == "connect", WAIT)
+        assert time.monotonic() - started >= 0.05 + 0.1 + 0.2
+        client.stop()
+        assert len(server.requests) <= 5
+    finally:
+        server.stop()
+
+
+def test_a_connection_that_stayed_up_resets_the_backoff() -> None:
+    def close_later(ws: ServerConnection) -> None:
+        ws.recv()  # the client's hello
+        time.sleep(0.2)  # up longer than backoff_reset
+        ws.close(1001, "restarting")
+
+    server = EchoServer(handler=close_later)
+    box = Mailbox("callbacks")
+    try:
+        # Were the loss counted as a failure, the next upgrade would wait a minute.
+        client = _start(server.url, box, retry=100, backoff_min=60_000, backoff_max=60_000,
+                        backoff_reset=50)
+        for _ in range(3):
+            assert box.receive(lambda m: m[0] == "connect", WAIT)
+        client.stop()
+    finally:
+        server.stop()
+
+
+def test_backoff_options_are_checked() -> None:
+    for bad in ({"backoff_min": -1}, {"backoff_max": "x"}, {"backoff_min": 10, "backoff_max": 5},
+                {"idle_timeout": 0}):
+        with pytest.raises(OptionsError):
+            Recorder("ws://127.0.0.1:1/", **bad)
+
+
+# -- Cowboy's handler contract -------------------------------------------------------
+
+
+def _terminated(box: Mailbox, client: pykka.ActorRef[Any], mref: Any) -> Any:
+    """The one on_terminate reason, once the client is down; and its exit reason."""
+    down = receive("DOWN")
+    assert down[1] is mref and down[3] is client
+    reasons = [m[1] for m in box.messages() if m[0] == "terminate"]
+    assert len(reasons) == 1, reasons
+    return reasons[0], down[4]
+
+
+def test_on_info_gets_other_messages_and_replies_with_several_frames(
+    echo_server: EchoServer,
+) -> None:
+    box = Mailbox("callbacks")
+    client = _start(echo_server.url, box, retry=0)
+    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    client.tell("two frames")
+    assert box.receive(lambda m: m[0] == "info", WAIT) == ("info", "two frames")
+    assert box.receive(lambda m: m == ("message", ("text", "b")), WAIT)
+    client.tell(("anything", 1))
+    assert box.receive(lambda m: m[0] == "info", WAIT) == ("info", ("anything", 1))
+    assert echo_server.received[-1] == ["hello", "a", "b"]
+    mref = monitor(client)
+    client.tell("stop")
+    assert _terminated(box, client, mref) == ("stop", "normal")
+
+
+def test_a_reply_ending_in_a_close_sends_it_and_stops() -> None:
+    got: list[Any] = []
+
+    def record(ws: ServerConnection) -> None:
+        got.extend(ws)  # no echo: nothing of ours races the client's close
+
+    server = EchoServer(handler=record)
+    try:
+        box = Mailbox("callbacks")
+        client = _start(server.url, box, retry=0)
+        assert box.receive(lambda m: m[0] == "connect", WAIT)
+        mref = monitor(client)
+        client.tell("then close")
+        assert _terminated(box, client, mref) == ("stop", "normal")
+        wait_for(lambda: len(server.close_codes) == 1)
+        assert server.close_codes == [(4000, "bye")]
+        assert got == ["hello", "last"]  # and nothing after the close
+    finally:
+        server.stop()
+
+
+def test_on_terminate_normal_when_stopped_from_outside(echo_server: EchoServer) -> None:
+    box = Mailbox("callbacks")
+    client = _start(echo_server.url, box, retry=0)
+    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    mref = monitor(client)
+    client.stop()
+    assert _terminated(box, client, mref) == ("normal", "normal")
+
+
+def test_on_terminate_remote_when_the_server_closed_and_retries_are_spent() -> None:
+    def handler(ws: ServerConnection) -> None:
+        ws.recv()
+        ws.close(4001, "go away")
+
+    server = EchoServer(handler=handler)
+    try:
+        box = Mailbox("callbacks")
+        client = _start(server.url, box, retry=0)
+        mref = monitor(client)
+        assert _terminated(box, client, mref)[0] == ("remote", 4001, "go away")
+    finally:
+        server.stop()
+
+
+def test_on_terminate_error_closed_when_the_tcp_connection_drops() -> None:
+    def drop(ws: ServerConnection) -> None:
+        ws.recv()
+        ws.socket.shutdown(socket.SHUT_RDWR)
+
+    server = EchoServer(handler=drop)
+    try:
+        box = Mailbox("callbacks")
+        client = _start(server.url, box, retry=0)
+        mref = monitor(client)
+        reason, _ = _terminated(box, client, mref)
+        assert reason[0] == "error" and reason != ("error", "normal"), reason
+    finally:
+        server.stop()
+
+
+def test_on_terminate_crash(echo_server: EchoServer) -> None:
+    box = Mailbox("callbacks")
+    client = _start(echo_server.url, box, retry=0)
+    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    mref = monitor(client)
+    client.tell("crash")
+    reason, exit_reason = _terminated(box, client, mref)
+    assert reason[:2] == ("crash", "KeyError") and reason[2] is exit_reason
+
+
+def test_idle_timeout_stops_the_client(echo_server: EchoServer) -> None:
+    box = Mailbox("callbacks")
+    started = time.monotonic()  # before any frame the timeout counts from
+    client = _start(echo_server.url, box, retry=100, idle_timeout=300)
+    mref = monitor(client)
+    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    assert box.receive(lambda m: m[0] == "message", WAIT)  # the echo of hello: a frame
+    reason, exit_reason = _terminated(box, client, mref)
+    assert (reason, exit_reason) == ("timeout", ("shutdown", "timeout"))
+    assert time.monotonic() - started >= 0.3

@@ -20,8 +20,7 @@ from typing import Any
 import tenacity
 
 from gunpy.protocol import Headers, OptionsError
-from gunpy.supervision import default_retry_fun
-from gunpy.supervision._retry import RetryFun
+from gunpy.supervision._retry import RetryFun, default_retry_fun
 
 
 class UpgradeRefused(tuple[str, int, Headers]):
@@ -73,15 +72,16 @@ class Backoff:
         self.failures = 0
         self.next_at = 0.0  # time.monotonic() before which nothing is attempted
         self._wait = tenacity.wait_exponential_jitter(
-            initial=self.min_ms / 1000, max=self.max_ms / 1000, jitter=self.min_ms / 1000
+            multiplier=self.min_ms / 1000, max=self.max_ms / 1000, jitter=self.min_ms / 1000
         )
+        self._retrying = tenacity.Retrying(wait=self._wait)
         self._lock = threading.Lock()
 
     def failed(self) -> float:
         """One more failure in a row: return the wait (s) before the next attempt."""
         with self._lock:
             self.failures += 1
-            state = tenacity.RetryCallState(None, fn=None, args=(), kwargs={})
+            state = tenacity.RetryCallState(self._retrying, fn=None, args=(), kwargs={})
             state.attempt_number = self.failures
             delay = self._wait(state)
             self.next_at = time.monotonic() + delay
