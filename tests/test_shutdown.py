@@ -349,3 +349,19 @@ def test_ws_upgrade_while_closing_with_retry_0_is_closing(aiohttp_server: Aiohtt
     assert gun.await_(conn, ref, WAIT) == ("error", ("stream_error", "closing"))
     assert gun.await_(conn, slow, WAIT)[:3] == ("response", "nofin", 200)
     assert exit_reason(conn) == "shutdown"
+
+
+def test_shutdown_during_an_upgrade_waits_for_it_then_closes(echo_server: EchoServer) -> None:
+    # Gun's closing: the answer in flight (here the 101) completes; the WebSocket
+    # it opens is then closed as any shutdown closes one (1001), and no gun_down.
+    conn = gun.open("127.0.0.1", echo_server.port, {"retry": 0})
+    monitor(conn)
+    assert gun.await_up(conn, WAIT) == ("ok", "http")
+    ref = gun.ws_upgrade(conn, "/")
+    gun.shutdown(conn)
+    assert gun.await_(conn, ref, WAIT)[0] == "upgrade"
+    assert gun.await_(conn, ref, WAIT) == ("ws", ("close", 1001, ""))
+    assert exit_reason(conn) == "shutdown"
+    assert no_message_about(conn)
+    wait_for(lambda: echo_server.close_codes != [])
+    assert echo_server.close_codes[-1][0] == 1001

@@ -241,6 +241,8 @@ class ConnectionActor(ConnectionBase):
                 timeout = self.opts.ws_opts.keepalive_timeout
                 if timeout != "infinity":
                     self._arm("dead_peer", timeout / 1000)
+                if self.stop_reason is not None:  # shut down while the upgrade was in flight
+                    self._stop_gracefully(self.stop_reason)
             case ClosingStarted(from_io, closing_timeout) if from_io is io:
                 if closing_timeout != "infinity" and closing_timeout is not None:
                     self._arm("closing", closing_timeout / 1000)  # type: ignore[operator]
