@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import socket
+import termios
 import threading
 from typing import Any
 
@@ -32,6 +35,13 @@ def _one_frame_per_request(sock: socket.socket) -> None:
         sock.sendall(encode_server_frame(0x1, str(n).encode()))
 
 
+def _unread_bytes(sock: socket.socket) -> int:
+    """Bytes the kernel holds for ``sock`` that nobody has read yet (FIONREAD)."""
+    count = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    return count[0]
+
+
 def test_flow_ws() -> None:
     server = upgraded_server(_one_frame_per_request)
     try:
@@ -39,8 +49,13 @@ def test_flow_ws() -> None:
         gun.ws_send(conn, ref, ("text", "more"))
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "1"))
         # Credit is spent: the reader stops reading the socket. Ask for two more
-        # frames; they stay in the kernel until the owner grants credit.
+        # frames; they stay in the kernel until the owner grants credit: the
+        # client socket's receive queue fills with them and nothing arrives.
         gun.ws_send(conn, ref, [("text", "more"), ("text", "more")])
+        two_frames = 2 * len(encode_server_frame(0x1, b"2"))
+        sock = gun.info(conn)["socket"]
+        wait_for(lambda: _unread_bytes(sock) >= two_frames)
+        assert not [m for m in Mailbox.current().messages() if ref in m]
         gun.update_flow(conn, ref, 2)
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "2"))
         assert gun.await_(conn, ref, WAIT) == ("ws", ("text", "3"))
