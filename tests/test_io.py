@@ -258,3 +258,27 @@ def test_tls_verify_failures_keep_pythons_cause(tls: Any, tmp_path: Any) -> None
     assert reasons["ip"][1].startswith(prefix + "IP address mismatch")
     assert "'127.0.0.1'" in reasons["ip"][1]
     assert reasons["self-signed"] == ("tls_error", prefix + "self-signed certificate")
+
+
+def test_server_name_indication_default(tls: Any) -> None:
+    """gun_SUITE's server_name_indication_default: the server sees the host as SNI,
+    and none for an IP address (RFC 6066 forbids IP literals in SNI)."""
+    _, client_ctx, ca = tls
+    seen: list[str | None] = []
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
+
+    def record(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        seen.append(name)
+
+    server_ctx.sni_callback = record  # type: ignore[assignment]
+    server = _serving(server_ctx)
+    try:
+        for host in ("localhost", "127.0.0.1"):
+            conn = gun.open(host, server.port, {"retry": 0, "transport": "tls",
+                                                "tls_opts": {"context": client_ctx}})
+            assert gun.await_up(conn, WAIT) == ("ok", "http")
+            gun.close(conn)
+    finally:
+        server.stop()
+    assert seen == ["localhost", None]
