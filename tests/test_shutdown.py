@@ -136,8 +136,9 @@ def test_ws_gun_receive_close_frame() -> None:
         server.stop()
 
 
-def test_closing_gun_shutdown(echo_server: EchoServer) -> None:
-    conn, ref, _ = open_ws(echo_server.port)
+@pytest.mark.parametrize("retry", [0, 5], ids=["retry_0", "gun_default_retry"])
+def test_closing_gun_shutdown(echo_server: EchoServer, retry: int) -> None:
+    conn, ref, _ = open_ws(echo_server.port, opts={"retry": retry})
     gun.ws_send(conn, ref, ("close", 3333, ""))
     gun.shutdown(conn)
     assert gun.await_(conn, ref, WAIT) == ("ws", ("close", 3333, ""))
