@@ -145,7 +145,11 @@ def check_ws_options(opts: Mapping[str, Any] | None, scope: str = "ws_opts") -> 
         elif key == "silence_pings":
             values[key] = _bool(name, value)
         elif key in ("reply_to", "user_opts"):
-            values[key] = value
+            values[key] = value  # user_opts: kept for Gun code; no handler reads it here
+        elif key == "default_protocol":
+            why = ("gunpy has no gun_ws_protocol handlers: frames always arrive as "
+                   "gun_ws messages (use reply_to to route them)")
+            raise OptionsError(name, value, why)
         else:
             raise OptionsError(name, value, "unknown option")
     return WsOptions(**values)

@@ -652,3 +652,10 @@ def test_badstate_texts_are_guns() -> None:
 def test_ws_protocols_take_gun_pairs_with_binary_names() -> None:
     ws = check_ws_options({"protocols": [(b"xmpp", "gun_ws_h"), b"mqtt", "chat"]})
     assert ws.protocols == ("xmpp", "mqtt", "chat")
+
+
+def test_default_protocol_is_refused_with_why() -> None:
+    with pytest.raises(OptionsError) as info:
+        check_ws_options({"default_protocol": "my_ws_h"})
+    assert info.value.key == "ws_opts.default_protocol"
+    assert "gun_ws_protocol handlers" in str(info.value)
