@@ -10,13 +10,16 @@ the work in its own thread.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+
+import pykka
 
 logger: Final = logging.getLogger("gunpy")
 
@@ -89,3 +92,62 @@ class Scheduler:
 
 scheduler: Final = Scheduler()
 """The process-wide scheduler used by every gunpy actor."""
+
+
+class TimerFired(NamedTuple):
+    """The message an `ActorTimers` timer sends its actor: ``kind`` and a token."""
+
+    kind: str
+    token: object
+
+
+class ActorTimers:
+    """An actor's timers, at most one per kind, each firing as a message to the actor.
+
+    ``tell`` sends to the actor (its ``actor_ref.tell``; a dead actor's is
+    dropped). The message is ``make(kind, token)`` (default `TimerFired`);
+    the actor passes what it receives to `fired`, which says whether that
+    timer is still the armed one: a timer cancelled or re-armed after its
+    message was queued is stale, as Erlang's ``cancel_timer`` race requires.
+    """
+
+    def __init__(
+        self,
+        tell: Callable[[Any], None],
+        make: Callable[[str, object], Any] = TimerFired,
+    ) -> None:
+        self._tell = tell
+        self._make = make
+        self._armed: dict[str, tuple[object, Timer]] = {}
+
+    def arm(self, kind: str, delay: float) -> None:
+        """(Re)start the ``kind`` timer: it fires in ``delay`` seconds."""
+        self.disarm(kind)
+        token = object()
+        self._armed[kind] = (token, scheduler.call_later(delay, self._send, kind, token))
+
+    def disarm(self, kind: str) -> None:
+        """Cancel the ``kind`` timer, if armed."""
+        armed = self._armed.pop(kind, None)
+        if armed is not None:
+            armed[1].cancel()
+
+    def disarm_all(self) -> None:
+        """Cancel every timer (the actor is stopping)."""
+        for kind in list(self._armed):
+            self.disarm(kind)
+
+    def fired(self, kind: str, token: object) -> bool:
+        """True if this is the armed ``kind`` timer's message (it is then disarmed)."""
+        armed = self._armed.get(kind)
+        if armed is None or armed[0] is not token:
+            return False
+        del self._armed[kind]
+        return True
+
+    def __contains__(self, kind: str) -> bool:
+        return kind in self._armed
+
+    def _send(self, kind: str, token: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._tell(self._make(kind, token))

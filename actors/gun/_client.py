@@ -21,19 +21,16 @@ short-lived upgrade is retried with exponential backoff and jitter
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import time
 from collections import deque
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 from urllib.parse import urlsplit
-
-import pykka
 
 from gunpy.actors import gun
 from gunpy.actors._process import ProcessActor, monitor
-from gunpy.actors._scheduler import Timer, scheduler
+from gunpy.actors._scheduler import ActorTimers, TimerFired
 from gunpy.actors.gun._client_backoff import Backoff, UpgradeRefused
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import Frame, Headers, OptionsError, Ref, encode_frames
@@ -46,13 +43,6 @@ _CLIENT_ONLY = (
     "headers", "state", "send_queue_limit", "backoff_min", "backoff_max", "backoff_reset",
     "idle_timeout", "retry_fun",
 )
-
-
-class _Tick(NamedTuple):
-    """The client's own timer message: ``kind`` is "upgrade" or "idle"."""
-
-    kind: str
-    token: int
 
 
 class SendQueueFull(RuntimeError):
@@ -126,8 +116,7 @@ class WebsocketClient(ProcessActor):
         self._refusal: tuple[int, Headers, list[bytes]] | None = None
         self._remote: Any = None  # the server's close, for on_terminate
         self._why: Any = None  # the Cowboy reason when the client itself decided to stop
-        self._timers: dict[str, tuple[Timer, int]] = {}
-        self._tokens = 0
+        self._timers = ActorTimers(self.actor_ref.tell)
         self._stopping = False
 
     # -- callbacks (override) --------------------------------------------------
@@ -217,9 +206,7 @@ class WebsocketClient(ProcessActor):
 
     def terminate(self, reason: object) -> None:
         self._stopping = True
-        for timer, _ in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.disarm_all()
         if self.conn is not None and reason != "normal":
             gun.close(self.conn)
         try:
@@ -239,7 +226,7 @@ class WebsocketClient(ProcessActor):
     def handle_message(self, message: Any) -> Any:
         if self._stopping:
             return None
-        if isinstance(message, _Tick):
+        if isinstance(message, TimerFired):
             self._tick(message)
             return None
         conn = self.conn
@@ -367,25 +354,15 @@ class WebsocketClient(ProcessActor):
             self.ref = gun.ws_upgrade(self.conn, self.path, self.headers)
 
     def _arm(self, kind: str, delay: float) -> None:
-        self._disarm(kind)
-        self._tokens += 1
-        tick = _Tick(kind, self._tokens)
-        self._timers[kind] = (scheduler.call_later(delay, self._tell_self, tick), tick.token)
+        self._timers.arm(kind, delay)
 
     def _disarm(self, kind: str) -> None:
-        armed = self._timers.pop(kind, None)
-        if armed is not None:
-            armed[0].cancel()
+        self._timers.disarm(kind)
 
-    def _tell_self(self, tick: _Tick) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(tick)
-
-    def _tick(self, tick: _Tick) -> None:
-        armed = self._timers.get(tick.kind)
-        if armed is None or tick.token != armed[1]:
+    def _tick(self, tick: TimerFired) -> None:
+        """The client's timers: ``upgrade`` (a backoff is over) and ``idle``."""
+        if not self._timers.fired(tick.kind, tick.token):
             return
-        del self._timers[tick.kind]
         if tick.kind == "upgrade":
             self._upgrade_when_allowed()
         elif tick.kind == "idle" and self.upgraded:

@@ -105,11 +105,8 @@ class ConnectionActor(ConnectionBase):
             return self._info()
         if isinstance(message, StreamInfo):
             return self._stream_info(message.ref)
-        if isinstance(message, Timeout):
-            armed = self.timers.get(message.kind)
-            if armed is None or armed[0] is not message.token:
-                return None  # cancelled or re-armed after this one fired
-            del self.timers[message.kind]
+        if isinstance(message, Timeout) and not self.timers.fired(message.kind, message.token):
+            return None  # cancelled or re-armed after this one fired
         result = self._states[self.state](message)
         return self._common(message) if result is _UNHANDLED else result
 
@@ -117,8 +114,7 @@ class ConnectionActor(ConnectionBase):
         self._event("terminate", state=self.state.value, reason=reason)
         if self.owner_monitor is not None:
             demonitor(self.owner_monitor)  # else the owner's monitor set keeps us forever
-        for kind in list(self.timers):
-            self._disarm(kind)
+        self.timers.disarm_all()
         io, self.io = self.io, None
         self.conn._channel.io = None
         if io is not None:

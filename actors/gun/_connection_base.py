@@ -8,15 +8,12 @@ about the state at the moment they are asked.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import pykka
-
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors._process import ProcessActor
-from gunpy.actors._scheduler import Timer, scheduler
+from gunpy.actors._scheduler import ActorTimers
 from gunpy.actors.gun._commands import Timeout
 from gunpy.actors.gun._io import SocketIO
 from gunpy.actors.gun._ref import ConnectionRef
@@ -46,7 +43,7 @@ class ConnectionBase(ProcessActor):
         self.sockname: tuple[Any, ...] | None = None
         self.postponed: list[object] = []
         self.stop_reason: object = None  # set by shutdown / owner death
-        self.timers: dict[str, tuple[object, Timer]] = {}
+        self.timers = ActorTimers(self.actor_ref.tell, Timeout)
         self.event_state: Any = opts.event_handler[1] if opts.event_handler else None
 
     # -- event handler -----------------------------------------------------------------
@@ -63,20 +60,10 @@ class ConnectionBase(ProcessActor):
     # -- timers ------------------------------------------------------------------------
 
     def _arm(self, kind: str, delay: float) -> None:
-        self._disarm(kind)
-        # The token tells a live timer from one cancelled after its message was queued.
-        token = object()
-        timer = scheduler.call_later(delay, self._tell_self, Timeout(kind, token))
-        self.timers[kind] = (token, timer)
+        self.timers.arm(kind, delay)
 
     def _disarm(self, kind: str) -> None:
-        armed = self.timers.pop(kind, None)
-        if armed is not None:
-            armed[1].cancel()
-
-    def _tell_self(self, message: Timeout) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(message)
+        self.timers.disarm(kind)
 
     # -- info --------------------------------------------------------------------------
 
