@@ -67,6 +67,11 @@ def _start(url: str, box: Mailbox, **opts: Any) -> pykka.ActorRef[Any]:
     return Recorder.start(url, state=box, **opts)
 
 
+def _connected(box: Mailbox) -> None:
+    """Wait for the Recorder's next on_connect (an upgrade)."""
+    assert box.receive(lambda m: m[0] == "connect", WAIT)
+
+
 def test_url_parsing() -> None:
     assert parse_ws_url("ws://example.com/chat?x=1") == ("example.com", 80, "/chat?x=1", "tcp")
     assert parse_ws_url("wss://example.com") == ("example.com", 443, "/", "tls")
@@ -132,7 +137,7 @@ def test_survives_a_server_restart_and_sends_what_was_queued() -> None:
         assert box.receive(lambda m: m[0] == "disconnect", WAIT)
         client.proxy().send(("text", "queued while down")).get(timeout=WAIT)
         server = EchoServer(port=port)
-        assert box.receive(lambda m: m[0] == "connect", WAIT)
+        _connected(box)
         # The queue is sent once upgraded again, after on_connect's own reply.
         assert box.receive(lambda m: m[0] == "message", WAIT) == ("message", ("text", "hello"))
         assert box.receive(lambda m: m[0] == "message", WAIT) == (
@@ -177,7 +182,7 @@ def test_cookies_set_by_the_server_go_out_on_the_next_upgrade() -> None:
         assert [c.name for c in jar] == ["session"]
         client.stop()
         _start(server.url, box, retry=0, cookie_store=jar)
-        assert box.receive(lambda m: m[0] == "connect", WAIT)
+        _connected(box)
         assert server.requests[-1].headers["cookie"] == "session=abc"
     finally:
         server.stop()
@@ -195,7 +200,7 @@ def test_no_cookie_leaks_between_connections_without_a_cookie_store() -> None:
     try:
         for _ in range(2):
             client = _start(server.url, box, retry=0)
-            assert box.receive(lambda m: m[0] == "connect", WAIT)
+            _connected(box)
             client.stop()
         assert [r.headers.get("cookie") for r in server.requests] == [None, None]
     finally:
@@ -222,7 +227,7 @@ def test_a_crashed_client_is_restarted_by_its_supervisor(echo_server: EchoServer
     assert box.receive(timeout=WAIT)[0] == "connect"
     first = which_children(sup)[0][1]
     first.proxy().send(("text", "crash")).get(timeout=WAIT)
-    assert box.receive(lambda m: m[0] == "connect", WAIT)  # a new client connected again
+    _connected(box)  # a new client connected again
     second = which_children(sup)[0][1]
     assert second is not first and not first.is_alive()
     second.proxy().send(("text", "back")).get(timeout=WAIT)
@@ -323,7 +328,7 @@ def test_connections_lost_right_after_the_upgrade_back_off() -> None:
         client = _start(server.url, box, retry=100, retry_timeout=200,
                         backoff_min=50, backoff_max=1000)
         for _ in range(4):
-            assert box.receive(lambda m: m[0] == "connect", WAIT)
+            _connected(box)
         assert time.monotonic() - started >= 0.05 + 0.1 + 0.2
         client.stop()
         assert len(server.requests) <= 5
@@ -344,7 +349,7 @@ def test_a_connection_that_stayed_up_resets_the_backoff() -> None:
         client = _start(server.url, box, retry=100, backoff_min=60_000, backoff_max=60_000,
                         backoff_reset=50)
         for _ in range(3):
-            assert box.receive(lambda m: m[0] == "connect", WAIT)
+            _connected(box)
         client.stop()
     finally:
         server.stop()
@@ -374,7 +379,7 @@ def test_on_info_gets_other_messages_and_replies_with_several_frames(
 ) -> None:
     box = Mailbox("callbacks")
     client = _start(echo_server.url, box, retry=0)
-    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    _connected(box)
     client.tell("two frames")
     assert box.receive(lambda m: m[0] == "info", WAIT) == ("info", "two frames")
     assert box.receive(lambda m: m == ("message", ("text", "b")), WAIT)
@@ -396,7 +401,7 @@ def test_a_reply_ending_in_a_close_sends_it_and_stops() -> None:
     try:
         box = Mailbox("callbacks")
         client = _start(server.url, box, retry=0)
-        assert box.receive(lambda m: m[0] == "connect", WAIT)
+        _connected(box)
         mref = monitor(client)
         client.tell("then close")
         assert _terminated(box, client, mref) == ("stop", "normal")
@@ -410,7 +415,7 @@ def test_a_reply_ending_in_a_close_sends_it_and_stops() -> None:
 def test_on_terminate_normal_when_stopped_from_outside(echo_server: EchoServer) -> None:
     box = Mailbox("callbacks")
     client = _start(echo_server.url, box, retry=0)
-    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    _connected(box)
     mref = monitor(client)
     client.stop()
     assert _terminated(box, client, mref) == ("normal", "normal")
@@ -450,7 +455,7 @@ def test_on_terminate_error_closed_when_the_tcp_connection_drops() -> None:
 def test_on_terminate_crash(echo_server: EchoServer) -> None:
     box = Mailbox("callbacks")
     client = _start(echo_server.url, box, retry=0)
-    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    _connected(box)
     mref = monitor(client)
     client.tell("crash")
     reason, exit_reason = _terminated(box, client, mref)
@@ -462,7 +467,7 @@ def test_idle_timeout_stops_the_client(echo_server: EchoServer) -> None:
     started = time.monotonic()  # before any frame the timeout counts from
     client = _start(echo_server.url, box, retry=100, idle_timeout=300)
     mref = monitor(client)
-    assert box.receive(lambda m: m[0] == "connect", WAIT)
+    _connected(box)
     assert box.receive(lambda m: m[0] == "message", WAIT)  # the echo of hello: a frame
     reason, exit_reason = _terminated(box, client, mref)
     assert (reason, exit_reason) == ("timeout", ("shutdown", "timeout"))
