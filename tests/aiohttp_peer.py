@@ -7,7 +7,7 @@ an upgrade with 401, two ``set-cookie`` headers and a chunked body;
 
 Plain HTTP: ``/hello`` answers ``hello <path>``; ``/delayed`` the same after
 ``?ms=`` (default 500) milliseconds; ``/close`` answers with ``connection:
-close``; ``/chunked`` sends ``?parts=`` (default 3) chunks ``part<i> ``
+close`` (after ``?ms=``, default 0); ``/chunked`` sends ``?parts=`` (default 3) chunks ``part<i> ``
 ``?gap=`` ms apart; ``/echo`` answers any method with the request body and
 ``x-method``, ``x-length``, ``x-headers`` (the request's header names as sent,
 comma-separated); ``/large`` sends ``?size=`` bytes (default 1 MiB) in
@@ -85,6 +85,7 @@ async def _delayed(request: web.Request) -> web.StreamResponse:
 
 
 async def _close(request: web.Request) -> web.StreamResponse:
+    await asyncio.sleep(int(request.query.get("ms", "0")) / 1000)
     return web.Response(text="bye", headers={"connection": "close"})
 
 

@@ -280,7 +280,9 @@ def test_http1_response_connection_close(aiohttp_server: AiohttpServer) -> None:
 
 def test_http1_response_connection_close_pipeline(aiohttp_server: AiohttpServer) -> None:
     conn = _open_http(aiohttp_server.port, {"retry": 0})
-    ref1 = gun.get(conn, "/close")
+    # The server waits so that ref3 reaches the connection before it ends: a request
+    # sent after the end is answered by nobody (Gun's too), and await_ sees the down.
+    ref1 = gun.get(conn, "/close?ms=500")
     ref2 = gun.get(conn, "/hello")
     ref3 = gun.get(conn, "/hello")
     _response_then_body(conn, ref1)
