@@ -3,7 +3,8 @@
 - `ClientConnection`: one connection's every rule (HTTP/1.1 requests and
   the upgrade, pipelined, read by h11; WebSocket frames; closing; flow),
   bytes in and events out.
-- `FrameParser`, `encode_frame`: WebSocket frames, sans-I/O.
+- `FrameParser`, `encode_frame`: WebSocket frames, sans-I/O; `DeflateOptions`
+  and `Agreement`: permessage-deflate's settings and what a server agreed.
 - The shapes users match on (`Frame`, `Headers`, `Message`, `Ref`), the
   option schemas with Gun's defaults (`OpenOptions`, `WsOptions`,
   `HttpOptions`) and the exceptions a caller may see.
@@ -12,6 +13,7 @@
 from gunpy.protocol._close import CloseError
 from gunpy.protocol._connection import ClientConnection
 from gunpy.protocol._content import StreamReply, gun_data_h
+from gunpy.protocol._deflate import Agreement, DeflateOptions
 from gunpy.protocol._events import (
     CloseSent,
     ConnState,
@@ -26,6 +28,7 @@ from gunpy.protocol._events import (
     UpgradeRequest,
 )
 from gunpy.protocol._frames import (
+    EncodedFrame,
     FrameError,
     FrameParser,
     ProtocolError,
@@ -60,12 +63,15 @@ from gunpy.protocol._refs import Ref
 __all__ = [
     "BADSTATE_NOT_WS",
     "BADSTATE_WS_ONLY",
+    "Agreement",
     "ClientConnection",
     "CloseError",
     "CloseSent",
     "ConnState",
     "DataPart",
+    "DeflateOptions",
     "Deliver",
+    "EncodedFrame",
     "Event",
     "Fin",
     "Frame",

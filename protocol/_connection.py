@@ -27,6 +27,7 @@ from __future__ import annotations
 from http.cookiejar import CookieJar
 from typing import Any
 
+from gunpy.protocol._deflate import Agreement, Deflater, Inflater
 from gunpy.protocol._events import (
     CloseSent,
     ConnState,
@@ -39,8 +40,16 @@ from gunpy.protocol._events import (
     Upgraded,
     UpgradeRequest,
 )
-from gunpy.protocol._frames import OP_CLOSE, OP_PING, OP_PONG, FrameParser, masked_frame
-from gunpy.protocol._handshake import HandshakeError, check_upgrade_response
+from gunpy.protocol._frames import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    EncodedFrame,
+    FrameParser,
+    compressed_frame,
+    masked_frame,
+)
+from gunpy.protocol._handshake import HandshakeError, check_upgrade
 from gunpy.protocol._http1 import Switched
 from gunpy.protocol._http_client import Http1Client
 from gunpy.protocol._messages import (
@@ -82,6 +91,8 @@ class ClientConnection:
         self.ws_ref: Ref | None = None
         self._ws_to: object = None
         self._parser: FrameParser | None = None
+        self.deflate: Agreement | None = None  # permessage-deflate, if the 101 agreed it
+        self._deflater: Deflater | None = None
         self._silence_pings = True
         self._closing_timeout: object = None
         self.credit: int | None = None  # ws_opts.flow: messages the owner may still get
@@ -189,18 +200,24 @@ class ClientConnection:
 
     def _switch(self, request: UpgradeRequest, key: str, switched: Switched) -> list[Event]:
         """A 101: check it, then become a WebSocket and parse what followed it."""
+        ws_opts = request.ws_opts
         try:
-            check_upgrade_response(switched.headers, key, request.ws_opts.protocols)
+            offered = ws_opts.deflate_opts if ws_opts.compress else None
+            _, agreement = check_upgrade(switched.headers, key, ws_opts.protocols, offered)
         except HandshakeError as exc:
             error = gun_stream_error(self.conn, request.ref, ("handshake_error", str(exc)))
             self._failed_upgrade = request.ref  # killed: it never became a stream
             self._end("normal")
             return [Deliver(request.reply_to, [error])]
-        ws_opts = request.ws_opts
         self.state = ConnState.CONNECTED_WS_ONLY
         self.ws_ref = request.ref
         self._ws_to = request.reply_to
-        self._parser = FrameParser(ws_opts.max_frame_size)
+        inflater = None
+        if agreement is not None:
+            self.deflate = agreement
+            self._deflater = Deflater(agreement, ws_opts.deflate_opts)
+            inflater = Inflater(agreement, ws_opts.max_frame_size)
+        self._parser = FrameParser(ws_opts.max_frame_size, inflater)
         self._silence_pings = ws_opts.silence_pings
         self._closing_timeout = ws_opts.closing_timeout
         self.credit = ws_opts.flow
@@ -304,16 +321,29 @@ class ClientConnection:
             self._out.append(masked_frame(payload, OP_CLOSE))
         self._end("normal")
 
-    def send_frames(self, encoded: list[tuple[bytes, bool]]) -> SendOutcome:
-        """Queue frames encoded by ``encode_frames``; a close ends the list."""
+    @property
+    def compresses(self) -> bool:
+        """True once permessage-deflate is agreed: messages are compressed as they are queued."""
+        return self._deflater is not None
+
+    def send_frames(self, encoded: list[EncodedFrame]) -> SendOutcome:
+        """Queue frames encoded by ``encode_frames``; a close ends the list.
+
+        With permessage-deflate agreed, messages are compressed here, in the
+        order they are queued (the compression context is the connection's).
+        """
         state = self.state
         if state is not ConnState.CONNECTED_WS_ONLY:
             if state is ConnState.CONNECTED:
                 return SendOutcome.NOT_WEBSOCKET
             return SendOutcome.NOT_OPEN
-        for wire, is_close in encoded:
+        deflater = self._deflater
+        for frame in encoded:
+            wire = frame.wire
+            if deflater is not None or not wire:
+                wire = compressed_frame(frame, deflater)
             self._out.append(wire)
-            if is_close:
+            if frame.is_close:
                 self.state = ConnState.CLOSING
                 return SendOutcome.CLOSE_SENT
         return SendOutcome.SENT

@@ -4,7 +4,10 @@
 fragmented messages, validates UTF-8 as the bytes arrive (so a bad sequence
 is caught in the chunk that carries it, not at the end of the message), and
 refuses what a client must refuse: masked frames, reserved bits and opcodes,
-fragmented or oversized control frames, frames over ``max_frame_size``.
+fragmented or oversized control frames, frames over ``max_frame_size``. With
+an `Inflater` (permessage-deflate agreed) a message whose first frame has
+RSV1 set is inflated frame by frame, bounded by ``max_frame_size`` as it
+inflates, and validated as it inflates.
 
 `encode_frame` is the send half; websocket-client's ``ABNF`` does the framing
 and masking, gunpy adds the checks Gun forgets (control payloads of at most
@@ -14,7 +17,7 @@ and masking, gunpy adds the checks Gun forgets (control payloads of at most
 from __future__ import annotations
 
 import codecs
-from typing import Final
+from typing import Final, NamedTuple
 
 from websocket import ABNF
 
@@ -26,6 +29,7 @@ from gunpy.protocol._close import (
     build_close_payload,
     parse_close_payload,
 )
+from gunpy.protocol._deflate import Deflater, InflateError, Inflater
 from gunpy.protocol._messages import Frame
 
 OP_CONT: Final = 0x0
@@ -68,8 +72,11 @@ class FrameParser:
     handshake without acting on anything the server said after its fault.
     """
 
-    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+    def __init__(
+        self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, inflater: Inflater | None = None
+    ) -> None:
         self.max_frame_size = max_frame_size
+        self._inflater = inflater
         self.error: ProtocolError | None = None
         self.closed_after_error = False
         self._buf = bytearray()
@@ -80,6 +87,7 @@ class FrameParser:
         self._frag_parts: list[bytes] = []
         self._text_parts: list[str] = []
         self._frag_size = 0
+        self._frag_compressed = False  # the message being reassembled is compressed
         self._decoder: codecs.IncrementalDecoder | None = None
         # Payload bytes of the incomplete text frame at the head of _buf
         # that were already checked, and the header length of that frame.
@@ -165,10 +173,13 @@ class FrameParser:
                 pos += hlen + length
                 continue
             end = pos + hlen + length
+            # RSV1 passed _header_fault: permessage-deflate is on and this starts a
+            # compressed message; its continuations carry no RSV1 (RFC 7692 6.1).
+            compressed = b0 & 0x40 or (opcode == OP_CONT and self._frag_compressed)
             if end > n:
                 self._need = end - pos
                 self._head_checked = True
-                if self.error is None and (
+                if self.error is None and not compressed and (
                     opcode == OP_TEXT or (opcode == OP_CONT and self._frag_opcode == OP_TEXT)
                 ):
                     self._partial_hlen = hlen
@@ -182,7 +193,9 @@ class FrameParser:
             if self.error is not None:
                 self.closed_after_error = True  # a close after the fault: nothing else
                 continue
-            if opcode == OP_TEXT:
+            if compressed:
+                self._add_compressed(opcode, payload, fin, out)
+            elif opcode == OP_TEXT:
                 if fin and not self._checked:
                     try:
                         out.append(("text", payload.decode("utf-8")))
@@ -221,7 +234,10 @@ class FrameParser:
         if b1 & 0x80:
             return ProtocolError(PROTOCOL_ERROR, "masked frame from the server")
         if b0 & 0x70:
-            return ProtocolError(PROTOCOL_ERROR, "reserved bit set without an extension")
+            if self._inflater is None or b0 & 0x70 != 0x40:
+                return ProtocolError(PROTOCOL_ERROR, "reserved bit set without an extension")
+            if opcode not in (OP_TEXT, OP_BINARY):
+                return ProtocolError(PROTOCOL_ERROR, "RSV1 set on a control or continuation frame")
         if opcode >= OP_CLOSE:
             if opcode > OP_PONG:
                 return ProtocolError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
@@ -248,6 +264,7 @@ class FrameParser:
     def _fail(self, code: int, message: str) -> None:
         self.error = ProtocolError(code, message)
         self._frag_opcode = None
+        self._frag_compressed = False
         self._frag_parts = []
         self._text_parts = []
         self._decoder = None
@@ -283,6 +300,39 @@ class FrameParser:
             self._frag_opcode = None
             self._decoder = None
 
+    def _add_compressed(self, opcode: int, payload: bytes, fin: int, out: list[Frame]) -> None:
+        """The next frame of a compressed message: inflate it, check it, maybe end it."""
+        inflater = self._inflater
+        assert inflater is not None
+        if opcode != OP_CONT:
+            self._frag_opcode, self._frag_compressed, self._frag_size = opcode, True, 0
+            if opcode == OP_TEXT:
+                self._decoder = _Utf8Decoder()
+        self._frag_size += len(payload)
+        try:
+            data = inflater.inflate(payload, bool(fin))
+        except InflateError as exc:
+            self._fail(exc.code, exc.message)
+            return
+        if self._frag_opcode == OP_TEXT:
+            decoder = self._decoder
+            assert decoder is not None
+            try:
+                self._text_parts.append(decoder.decode(data, final=bool(fin)))
+            except UnicodeDecodeError:
+                self._fail(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+                return
+            if fin:
+                out.append(("text", "".join(self._text_parts)))
+                self._text_parts, self._decoder = [], None
+        else:
+            self._frag_parts.append(data)
+            if fin:
+                out.append(("binary", b"".join(self._frag_parts)))
+                self._frag_parts = []
+        if fin:
+            self._frag_opcode, self._frag_compressed = None, False
+
     def _check_partial_text(self) -> None:
         """Validate the payload bytes received so far of an incomplete text frame."""
         decoder = self._decoder
@@ -310,18 +360,37 @@ class FrameParser:
 _OPCODES: Final = {"text": OP_TEXT, "binary": OP_BINARY, "ping": OP_PING, "pong": OP_PONG}
 
 
-def encode_frame(frame: object) -> tuple[bytes, bool]:
-    """Encode one client frame; return ``(wire_bytes, is_close)``.
+class EncodedFrame(NamedTuple):
+    """A checked client frame: ``wire`` is it masked and uncompressed (b"" if not masked yet).
+
+    The connection sends ``wire``, or compresses ``payload`` first when
+    permessage-deflate is on and the frame is a message (`compressed_frame`).
+    """
+
+    wire: bytes
+    is_close: bool
+    opcode: int
+    payload: bytes
+
+    def unmasked(self) -> bool:
+        """True if the connection must still mask (or compress) it."""
+        return not self.wire
+
+
+def encode_frame(frame: object, mask: bool = True) -> EncodedFrame:
+    """Encode one client frame.
 
     Accepts every shape of `Frame`, plus ``("close", reason)`` (code 1000)
     and any bytes-like payload. Raises FrameError for anything RFC 6455 or
-    Gun's frame shapes do not allow, before a byte is written.
+    Gun's frame shapes do not allow, before a byte is written. ``mask`` False
+    leaves text and binary frames for the connection to mask (it compresses
+    them first when permessage-deflate is on); control frames are masked.
     """
     if isinstance(frame, str):
         if frame == "close":
-            return masked_frame(b"", OP_CLOSE), True
+            return _encoded(b"", OP_CLOSE, True)
         if frame == "ping" or frame == "pong":
-            return masked_frame(b"", _OPCODES[frame]), False
+            return _encoded(b"", _OPCODES[frame])
         raise FrameError(f"not a frame: {frame!r}")
     if not isinstance(frame, tuple) or not frame:
         raise FrameError(f"not a frame: {frame!r}")
@@ -329,29 +398,52 @@ def encode_frame(frame: object) -> tuple[bytes, bool]:
     if kind == "text" and len(frame) == 2:
         text = frame[1]
         if isinstance(text, str):
-            return masked_frame(text.encode("utf-8"), OP_TEXT), False
+            return _encoded(text.encode("utf-8"), OP_TEXT, mask=mask)
         payload = _payload(frame)
         try:
             payload.decode("utf-8")
         except UnicodeDecodeError:
             raise FrameError("text frame payload is not valid UTF-8") from None
-        return masked_frame(payload, OP_TEXT), False
+        return _encoded(payload, OP_TEXT, mask=mask)
     if kind == "binary" and len(frame) == 2:
-        return masked_frame(_payload(frame), OP_BINARY), False
+        return _encoded(_payload(frame), OP_BINARY, mask=mask)
     if (kind == "ping" or kind == "pong") and len(frame) == 2:
         payload = _payload(frame)
         if len(payload) > 125:
             raise FrameError(f"{kind} payload of {len(payload)} bytes; control frames allow 125")
-        return masked_frame(payload, _OPCODES[kind]), False
+        return _encoded(payload, _OPCODES[kind])
     if kind == "close" and len(frame) in (2, 3):
         code, reason = (1000, frame[1]) if len(frame) == 2 else (frame[1], frame[2])
         if not isinstance(code, int) or not isinstance(reason, str | bytes):
             raise FrameError(f"not a close frame: {frame!r}")
         try:
-            return masked_frame(build_close_payload(code, reason), OP_CLOSE), True
+            return _encoded(build_close_payload(code, reason), OP_CLOSE, True)
         except ValueError as exc:
             raise FrameError(str(exc)) from None
     raise FrameError(f"not a frame: {frame!r}")
+
+
+def _encoded(
+    payload: bytes, opcode: int, is_close: bool = False, mask: bool = True
+) -> EncodedFrame:
+    wire = masked_frame(payload, opcode) if mask else b""
+    return EncodedFrame(wire, is_close, opcode, payload)
+
+
+def compressed_frame(frame: EncodedFrame, deflater: Deflater | None) -> bytes:
+    """The wire bytes of ``frame`` on a connection with (or without) a `Deflater`.
+
+    Text and binary messages of at least the deflater's ``min_size`` bytes
+    are compressed with RSV1 set; everything else goes as encoded.
+    """
+    opcode = frame.opcode
+    payload = frame.payload
+    if deflater is not None and opcode in (OP_TEXT, OP_BINARY) and (
+        len(payload) >= deflater.min_size
+    ):
+        wire: bytes = ABNF(1, 1, 0, 0, opcode, 1, deflater.compress(payload)).format()
+        return wire
+    return frame.wire or masked_frame(frame.payload, opcode)
 
 
 def _payload(frame: tuple[object, ...]) -> bytes:
@@ -371,16 +463,17 @@ def masked_frame(payload: bytes, opcode: int) -> bytes:
     return wire
 
 
-def encode_frames(frames: object) -> list[tuple[bytes, bool]]:
+def encode_frames(frames: object, mask: bool = True) -> list[EncodedFrame]:
     """Encode a frame or a list of frames; a close ends the list, as in Gun.
 
     Raises FrameError, before anything is sent, if any frame is not valid.
+    ``mask`` as in `encode_frame`.
     """
     items = frames if isinstance(frames, list) else [frames]
     encoded = []
     for frame in items:
-        wire, is_close = encode_frame(frame)
-        encoded.append((wire, is_close))
-        if is_close:
+        one = encode_frame(frame, mask)
+        encoded.append(one)
+        if one.is_close:
             break
     return encoded

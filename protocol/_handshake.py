@@ -5,7 +5,8 @@ a path or a header that HTTP/1.1 does not allow raises `InvalidRequestTarget`
 or `InvalidRequestHeader` (Gun's ``invalid_request_headers`` default, raise).
 The 101 is checked as RFC 6455 4.1 asks: ``Sec-WebSocket-Accept`` for our
 key, ``Upgrade: websocket``, ``Connection: upgrade``, no extension that was
-not offered, no subprotocol that was not offered (none chosen is fine).
+not offered (``permessage-deflate`` by RFC 7692's rules when ``compress``
+offered it), no subprotocol that was not offered (none chosen is fine).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from gunpy.protocol._deflate import Agreement, DeflateOptions, NegotiationError, negotiate
 from gunpy.protocol._messages import Headers
 
 HeadersIn = Mapping[Any, object] | Iterable[tuple[object, object]]
@@ -116,10 +118,21 @@ class HandshakeError(Exception):
 def check_upgrade_response(
     headers: Headers, key: str | None, offered: tuple[str, ...]
 ) -> str | None:
-    """Check a 101 answer to our upgrade; return the chosen subprotocol, if any.
+    """Check a 101 answer to an upgrade that offered no extension; return the subprotocol.
 
     ``key`` is the ``Sec-WebSocket-Key`` we sent (None skips the accept check,
     for unit tests of the other rules). Raises `HandshakeError`.
+    """
+    return check_upgrade(headers, key, offered, None)[0]
+
+
+def check_upgrade(
+    headers: Headers, key: str | None, offered: tuple[str, ...], deflate: DeflateOptions | None
+) -> tuple[str | None, Agreement | None]:
+    """Check a 101 answer; return the chosen subprotocol and the deflate `Agreement`.
+
+    ``deflate`` is what the upgrade offered (None: no extension was offered);
+    the agreement is None when the server accepted none. Raises `HandshakeError`.
     """
     values: dict[str, list[str]] = {}
     for name, value in headers:
@@ -134,15 +147,16 @@ def check_upgrade_response(
         accept = values.get("sec-websocket-accept", [])
         if accept != [accept_for(key)]:
             raise HandshakeError(f"bad sec-websocket-accept {accept or 'missing'}")
-    extensions = [v for v in values.get("sec-websocket-extensions", []) if v.strip()]
-    if extensions:
-        raise HandshakeError(f"server selected extension(s) never offered: {', '.join(extensions)}")
+    try:
+        agreement = negotiate(values.get("sec-websocket-extensions", []), deflate)
+    except NegotiationError as exc:
+        raise HandshakeError(str(exc)) from None
     protocols = values.get("sec-websocket-protocol", [])
     if len(protocols) > 1:
         raise HandshakeError(f"server selected several subprotocols: {protocols}")
     if not protocols:
-        return None  # none chosen: the upgrade succeeds without one (RFC 6455, Gun)
+        return None, agreement  # none chosen: the upgrade succeeds without one (RFC 6455, Gun)
     chosen = protocols[0].strip()
     if chosen not in offered:
         raise HandshakeError(f"server selected subprotocol {chosen!r}, offered {list(offered)}")
-    return chosen
+    return chosen, agreement

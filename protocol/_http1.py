@@ -116,8 +116,13 @@ def request_headers(
     return out, None
 
 
-def upgrade_headers(headers: Headers, protocols: tuple[str, ...]) -> tuple[Headers, str]:
-    """The headers of a WebSocket upgrade request (RFC 6455 4.1) and its fresh key."""
+def upgrade_headers(
+    headers: Headers, protocols: tuple[str, ...], extensions: str | None = None
+) -> tuple[Headers, str]:
+    """The headers of a WebSocket upgrade request (RFC 6455 4.1) and its fresh key.
+
+    ``extensions`` is the ``sec-websocket-extensions`` offer, if any (Gun's order).
+    """
     key = base64.b64encode(os.urandom(16)).decode("ascii")
     out = [
         ("connection", "upgrade"),
@@ -127,6 +132,8 @@ def upgrade_headers(headers: Headers, protocols: tuple[str, ...]) -> tuple[Heade
     ]
     if protocols:
         out.append(("sec-websocket-protocol", ", ".join(protocols)))
+    if extensions is not None:
+        out.append(("sec-websocket-extensions", extensions))
     out.extend(headers)
     return out, key
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from gunpy.protocol._content import StreamReply, gun_data_h, run_chain, start_chain
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
+from gunpy.protocol._deflate import offer as deflate_offer
 from gunpy.protocol._events import (
     CloseSent,
     DataPart,
@@ -216,7 +217,9 @@ class Http1Client:
             self._body = (stream, left)
 
     def _send_upgrade(self, request: UpgradeRequest) -> None:
-        headers, key = upgrade_headers(request.headers, request.ws_opts.protocols)
+        ws_opts = request.ws_opts
+        offer = deflate_offer(ws_opts.deflate_opts) if ws_opts.compress else None
+        headers, key = upgrade_headers(request.headers, ws_opts.protocols, offer)
         stream = self._new_stream(request.ref, request.reply_to, "GET", request.path,
                                   None, headers)
         stream.upgrade, stream.key = request, key

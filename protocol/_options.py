@@ -17,6 +17,7 @@ from http.cookiejar import CookieJar
 from typing import Any, Final, Literal, TypeAlias
 
 from gunpy.protocol._content import check_content_handlers, gun_data_h
+from gunpy.protocol._deflate import DeflateOptions
 from gunpy.protocol._frames import DEFAULT_MAX_FRAME_SIZE
 
 Timeout: TypeAlias = int | Literal["infinity"]
@@ -43,6 +44,7 @@ class WsOptions:
 
     closing_timeout: Timeout = 15000
     compress: bool = False
+    deflate_opts: DeflateOptions = field(default_factory=DeflateOptions)
     flow: int | None = None
     keepalive: Timeout = "infinity"
     keepalive_timeout: Timeout = "infinity"
@@ -133,9 +135,9 @@ def check_ws_options(opts: Mapping[str, Any] | None, scope: str = "ws_opts") -> 
         if key == "closing_timeout" or key in ("keepalive", "keepalive_timeout"):
             values[key] = _timeout(name, value, minimum=1)
         elif key == "compress":
-            if _bool(name, value):
-                raise OptionsError(name, value, "permessage-deflate is not supported")
-            values[key] = False
+            values[key] = _bool(name, value)
+        elif key == "deflate_opts":
+            values[key] = _deflate_opts(name, value)
         elif key == "flow":
             values[key] = None if value == "infinity" else _int(name, value, 1)
         elif key == "max_frame_size":
@@ -153,6 +155,31 @@ def check_ws_options(opts: Mapping[str, Any] | None, scope: str = "ws_opts") -> 
         else:
             raise OptionsError(name, value, "unknown option")
     return WsOptions(**values)
+
+
+_DEFLATE_RANGES: Final = {
+    "level": (0, 9), "mem_level": (1, 9),
+    "client_max_window_bits": (8, 15), "server_max_window_bits": (8, 15),
+}
+
+
+def _deflate_opts(name: str, value: object) -> DeflateOptions:
+    """``deflate_opts``: zlib's level and mem_level, window bits, context takeover."""
+    values: dict[str, Any] = {}
+    for key, item in _mapping(name, value).items():
+        item_name = f"{name}.{key}"
+        if key in _DEFLATE_RANGES:
+            low, high = _DEFLATE_RANGES[key]
+            if not (isinstance(item, int) and not isinstance(item, bool) and low <= item <= high):
+                raise OptionsError(item_name, item, f"must be an integer from {low} to {high}")
+            values[key] = item
+        elif key in ("client_no_context_takeover", "server_no_context_takeover"):
+            values[key] = _bool(item_name, item)
+        elif key == "min_size":
+            values[key] = _int(item_name, item, 0)
+        else:
+            raise OptionsError(item_name, item, "unknown option")
+    return DeflateOptions(**values)
 
 
 def _protocols(name: str, value: object) -> tuple[str, ...]:

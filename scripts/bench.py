@@ -15,7 +15,10 @@ written in bulk, echoes, or only counts (a sink). Measured, in one run:
 (f) HTTP/1.1 GET round trip on one keep-alive connection, sequential (median
     per request): gunpy (gun.get, gun.await_, gun.await_body) against raw
     http.client.HTTPConnection, both to aiohttp's server (tests/aiohttp_peer.py)
-    in a process of its own.
+    in a process of its own;
+(g) permessage-deflate: receive and send of ~1 KiB JSON messages, gunpy
+    against the websockets sync client (the ratios are to it), with the
+    bytes on the wire per message sent (scripts/benchkit/deflate.py).
 
 Two more variants are shown for reference, not for the targets: websocket-client
 with ``skip_utf8_validation=True`` (without wsaccel its UTF-8 check is pure
@@ -72,6 +75,10 @@ from benchkit.clients import (
     send_websockets,
 )
 from benchkit.common import HOLD_CLIENTS, RAW, RAW_NOUTF8, RAW_THREAD, BenchError
+from benchkit.deflate import recv_gunpy as recv_deflate_gunpy
+from benchkit.deflate import recv_websockets as recv_deflate_websockets
+from benchkit.deflate import send_gunpy as send_deflate_gunpy
+from benchkit.deflate import send_websockets as send_deflate_websockets
 from benchkit.http_get import HTTP_RAW, get_gunpy, get_raw
 from benchkit.process import (
     NOISY_CORES,
@@ -165,6 +172,17 @@ def plan(args: argparse.Namespace) -> list[Measure]:
         "gunpy": get_gunpy,
         HTTP_RAW: get_raw,
     }, n_http, baseline=HTTP_RAW))
+    n_deflate = 5000 if q else 20_000
+    measures.append(Measure("recvz", f"(g) permessage-deflate: receive {n_deflate:,} x ~1 KiB JSON",
+                            "msg/s", True, {
+        "gunpy": recv_deflate_gunpy,
+        "websockets": recv_deflate_websockets,
+    }, n_deflate, baseline="websockets"))
+    measures.append(Measure("sendz", f"(g) permessage-deflate: send {n_deflate:,} x ~1 KiB JSON",
+                            "msg/s", True, {
+        "gunpy": send_deflate_gunpy,
+        "websockets": send_deflate_websockets,
+    }, n_deflate, baseline="websockets"))
     if args.only:
         measures = [m for m in measures if m.key in args.only]
     return measures
@@ -261,7 +279,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=0,
                         help="connections for (d): 2000, 500 with --quick")
     parser.add_argument("--only", nargs="*", metavar="KEY",
-                        help="rt recv32 recv64k send32 reconnect0 reconnect100 hold http")
+                        help="rt recv32 recv64k send32 reconnect0 reconnect100 hold http "
+                             "recvz sendz")
     parser.add_argument("--out", default=str(ROOT / "bench-results"), help="JSON folder")
     parser.add_argument("--serve", type=float, metavar="MAX_SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--hold", choices=HOLD_CLIENTS, help=argparse.SUPPRESS)
@@ -381,6 +400,12 @@ def measure_lines(m: Measure, per: dict[str, list[Run]], entry: dict[str, Any]) 
             f"{fmt(s['max'], m.unit):>12}  {ratio:<18}{fmt(cpu) if cpu else '':>8}"
             + ("" if s["ok_runs"] == len(s["runs"]) else f"  ({s['ok_runs']} runs ok)")
         )
+    wire = {c: [r.extra["wire_bytes_per_msg"] for r in per[c] if "wire_bytes_per_msg" in r.extra]
+            for c in per}
+    if all(wire.values()):
+        payload = next(r.extra["payload_bytes_per_msg"] for r in per["gunpy"] if r.extra)
+        sizes = ", ".join(f"{c} {statistics.median(v):,.0f}" for c, v in wire.items())
+        lines.append(f"    (bytes on the wire per message: {sizes}; payload {payload:,.0f})")
     servers = [v for c in per if (v := entry["clients"][c]["server_cpu_us_per_msg"]) is not None]
     noisy = max(entry["clients"][c]["max_other_cores"] for c in per)
     notes = []
@@ -479,6 +504,8 @@ def report_table(
         target("send 32 B >= 0.8x raw", "send32", lambda r: r >= 0.8),
         target("round trip <= 1.25x raw", "rt", lambda r: r <= 1.25),
         target(f"HTTP GET round trip <= 1.5x raw {HTTP_RAW}", "http", lambda r: r <= 1.5),
+        target("deflate receive >= 1.0x websockets", "recvz", lambda r: r >= 1.0),
+        target("deflate send >= 1.0x websockets", "sendz", lambda r: r >= 1.0),
     ]
     if hold:
         status = "PASS" if gunpy_held else "FAIL"

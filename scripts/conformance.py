@@ -1,4 +1,8 @@
-"""Autobahn|Testsuite sections 1-10 against gunpy's echo client (``scripts/conformance``).
+"""Autobahn|Testsuite sections 1-10, 12 and 13 against gunpy (``scripts/conformance``).
+
+The client offers permessage-deflate (``ws_opts`` ``compress``) in every case,
+as Gun's own Autobahn run does; ``--no-compress`` runs without it and leaves
+out sections 12 and 13, which need it.
 
 Prints a per-section summary and every case that is not OK, writes them to
 ``conformance-results/summary-<date>.txt`` with ``index.json`` and the
@@ -25,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.autobahn_driver import (  # noqa: E402
     AGENT,
-    NO_DEFLATE,
+    DEFLATE,
     SECTIONS_1_TO_10,
     AutobahnUnavailable,
     autobahn_python,
@@ -39,17 +43,23 @@ def patterns(text: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description="Run Autobahn|Testsuite (sections 1-10, no deflate) against gunpy."
+        description="Run Autobahn|Testsuite (sections 1-10, 12, 13) against gunpy."
     )
     parser.add_argument(
         "--cases",
-        default=",".join(SECTIONS_1_TO_10),
-        help='case patterns, e.g. "1.*,2.*" (default: 1.* to 10.*)',
+        default=",".join(SECTIONS_1_TO_10 + DEFLATE),
+        help='case patterns, e.g. "1.*,2.*" (default: 1.* to 10.*, 12.*, 13.*)',
     )
     parser.add_argument(
         "--exclude",
         default="",
-        help='more case patterns to leave out, e.g. "9.*" (12.* and 13.* always)',
+        help='more case patterns to leave out, e.g. "9.*"',
+    )
+    parser.add_argument(
+        "--no-compress",
+        dest="compress",
+        action="store_false",
+        help="do not offer permessage-deflate (12.* and 13.* are then left out)",
     )
     parser.add_argument(
         "--autobahn-python",
@@ -72,7 +82,8 @@ def main() -> int:
         print(f"conformance: {exc}: skipped")
         return 0
     exclude = patterns(args.exclude)
-    exclude += [p for p in NO_DEFLATE if p not in exclude]
+    if not args.compress:
+        exclude += [p for p in DEFLATE if p not in exclude]
     cases = [p for p in patterns(args.cases) if p not in exclude]
     print(f"== Autobahn|Testsuite: cases {cases}, excluding {exclude}", flush=True)
     with tempfile.TemporaryDirectory(prefix="gunpy-autobahn-reports-") as tmp:
@@ -83,6 +94,7 @@ def main() -> int:
             Path(tmp),
             args.pidfile,
             progress=lambda text: print(f"== {text}", flush=True),
+            compress=args.compress,
         )
         today = datetime.date.today().isoformat()
         out: Path = args.out
@@ -97,7 +109,8 @@ def main() -> int:
 
     lines = [
         f"Autobahn|Testsuite 25.10.1, agent {AGENT!r}, {today}, cases {','.join(cases)} "
-        f"excluding {','.join(exclude)}",
+        f"excluding {','.join(exclude) or 'none'}, "
+        f"permessage-deflate {'offered' if args.compress else 'not offered'}",
         f"gunpy on Python {platform.python_version()}, {platform.platform()}; "
         f"fuzzingserver on {outcome.listening}; {outcome.elapsed:.1f} s in all "
         "(time: the client's wall time per section)",

@@ -47,7 +47,7 @@ GOOD_CLOSE: Final = frozenset({"OK", "INFORMATIONAL"})
 # refused: NON-STRICT, as for the websockets library. The close must still be OK.
 PROMPT_FAULT_CLOSE: Final = ("3.", "4.", "5.15")
 SECTIONS_1_TO_10: Final = tuple(f"{n}.*" for n in (1, 2, 3, 4, 5, 6, 7, 9, 10))
-NO_DEFLATE: Final = ("12.*", "13.*")  # gunpy does not offer permessage-deflate
+DEFLATE: Final = ("12.*", "13.*")  # permessage-deflate: run with ws_opts compress on
 
 # Stock listenWS binds every interface whatever the spec's url says: this pins
 # it to loopback. The server also exits when its parent (the driver) is gone,
@@ -310,15 +310,17 @@ def fuzzingserver(
 # -- the echo client -------------------------------------------------------------
 
 
-def session(port: int, path: str, echo: bool, timeout: float = CASE_TIMEOUT) -> list[Any] | None:
+def session(
+    port: int, path: str, echo: bool, timeout: float = CASE_TIMEOUT, compress: bool = False
+) -> list[Any] | None:
     """One connection to ``path``, echoing (or collecting) messages until it is down.
 
     Returns the text and binary messages received (none are kept when
     echoing), or None if the connection was not down within ``timeout``
-    seconds (it is then closed).
+    seconds (it is then closed). ``compress`` offers permessage-deflate.
     """
     box = Mailbox.current()
-    opts = {"retry": 0, "ws_opts": {"max_frame_size": MAX_FRAME_SIZE}}
+    opts = {"retry": 0, "ws_opts": {"max_frame_size": MAX_FRAME_SIZE, "compress": compress}}
     conn = gun.open("127.0.0.1", port, opts)
     mref = monitor(conn)
     ref = gun.ws_upgrade(conn, path)
@@ -353,8 +355,13 @@ def run_suite(
     outdir: Path,
     pidfile: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    compress: bool = False,
 ) -> Outcome:
-    """Run every case the spec selects with the echo client; read the results."""
+    """Run every case the spec selects with the echo client; read the results.
+
+    ``compress``: the client offers permessage-deflate in every case (as
+    Gun's own Autobahn run does), which sections 12 and 13 need.
+    """
     started = time.monotonic()
     wall: dict[str, float] = {}
     timed_out: list[str] = []
@@ -370,7 +377,8 @@ def run_suite(
         times: list[tuple[int, float]] = []
         for number in range(1, count + 1):
             begin = time.monotonic()
-            echoed = session(server.port, f"/runCase?case={number}&agent={AGENT}", echo=True)
+            path = f"/runCase?case={number}&agent={AGENT}"
+            echoed = session(server.port, path, echo=True, compress=compress)
             times.append((number, time.monotonic() - begin))
             if echoed is None:
                 timed_out.append(f"#{number}")

@@ -48,6 +48,8 @@ class _Link:
                 data = src.recv(65536)
                 if not data:
                     break
+                with proxy.lock:
+                    proxy.forwarded[to_client] += len(data)
                 proxy.resumed.wait()  # stall: hold the bytes, keep the connection
                 if proxy.latency:
                     time.sleep(proxy.latency)
@@ -109,6 +111,7 @@ class FaultProxy:
         self.latency = 0.0
         self.drip = False
         self.budget: int | None = None
+        self.forwarded = [0, 0]  # bytes read from the client, from the server (all links)
         self.resumed = threading.Event()
         self.resumed.set()
         self._thread = threading.Thread(target=self._accept, daemon=True, name="peer-proxy")

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import trustme
 from websockets.http11 import Request, Response
@@ -55,6 +56,8 @@ class EchoServer:
         | None = None,
         ssl_context: ssl.SSLContext | None = None,
         port: int = 0,
+        compression: str | None = None,
+        extensions: list[Any] | None = None,
     ) -> None:
         self.handler = handler or self._echo
         self._process_request = process_request
@@ -68,7 +71,8 @@ class EchoServer:
             "127.0.0.1",
             port,
             ping_interval=None,
-            compression=None,
+            compression=compression,  # "deflate": websockets' permessage-deflate
+            extensions=extensions,
             max_size=None,
             open_timeout=WAIT,
             close_timeout=WAIT,

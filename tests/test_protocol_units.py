@@ -180,7 +180,7 @@ def test_open_options_defaults_and_errors() -> None:
         check_open_options(80, {"tls_opts": {"verify": "maybe"}})
     assert info.value.key == "tls_opts.verify"
     with pytest.raises(OptionsError):
-        check_ws_options({"compress": True})
+        check_ws_options({"deflate_opts": {"level": 10}})
 
 
 def test_headers_and_handshake_rules() -> None:

@@ -79,16 +79,16 @@ def encode_server_frame(
     return head + payload
 
 
-def decode_client_frame(wire: bytes) -> tuple[int, bytes, bytes]:
+def decode_client_frame(wire: bytes, rsv: int = 0) -> tuple[int, bytes, bytes]:
     """Take exactly one client frame apart: ``(opcode, key, unmasked payload)``.
 
-    Asserts what RFC 6455 asks of a client frame sent whole: FIN set, no RSV
-    bit, masked, the shortest length form.
+    Asserts what RFC 6455 asks of a client frame sent whole: FIN set, the RSV
+    bits ``rsv`` (4: RSV1, a compressed message), masked, the shortest length form.
     """
     assert len(wire) >= 6
     b0, b1 = wire[0], wire[1]
     assert b0 & 0x80, "FIN must be set"
-    assert b0 & 0x70 == 0, "no RSV bits"
+    assert (b0 & 0x70) >> 4 == rsv, f"RSV bits {(b0 & 0x70) >> 4}, expected {rsv}"
     assert b1 & 0x80, "client frames must be masked"
     length, pos = b1 & 0x7F, 2
     if length == 126:

@@ -46,6 +46,7 @@ from gunpy.actors.gun._requests import (
     stream_info,
 )
 from gunpy.protocol import (
+    EncodedFrame,
     Frame,
     FrameError,
     InvalidRequest,
@@ -181,8 +182,10 @@ def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
     ("badframe", why))``. While not connected the frames wait for the next
     connection, as in Gun.
     """
+    io = conn._channel.io
     try:
-        encoded = encode_frames(frames)
+        # A compressing connection masks after compressing: no point masking twice.
+        encoded = encode_frames(frames, mask=io is None or not io.proto.compresses)
     except FrameError as exc:
         conn.tell(StreamError(ref, ("badframe", str(exc)), None))
         return
@@ -190,7 +193,7 @@ def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
         conn.tell(WsSend(ref, encoded, None))
 
 
-def send_encoded(conn: ConnectionRef, encoded: list[tuple[bytes, bool]]) -> bool:
+def send_encoded(conn: ConnectionRef, encoded: list[EncodedFrame]) -> bool:
     """Write frames from `encode_frames` if the WebSocket is open now; False if not.
 
     False means nothing was or ever will be written: the caller tells the

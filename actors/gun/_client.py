@@ -33,7 +33,7 @@ from gunpy.actors._process import ProcessActor, monitor
 from gunpy.actors._scheduler import ActorTimers, TimerFired
 from gunpy.actors.gun._client_backoff import Backoff, UpgradeRefused
 from gunpy.actors.gun._ref import ConnectionRef
-from gunpy.protocol import Frame, Headers, OptionsError, Ref, encode_frames
+from gunpy.protocol import EncodedFrame, Frame, Headers, OptionsError, Ref, encode_frames
 
 __all__ = ["SendQueueFull", "UpgradeRefused", "WebsocketClient", "parse_ws_url"]
 
@@ -109,7 +109,7 @@ class WebsocketClient(ProcessActor):
         self.ref: Ref | None = None
         self.connected = False
         self.upgraded = False
-        self.pending: deque[list[tuple[bytes, bool]]] = deque()
+        self.pending: deque[list[EncodedFrame]] = deque()
         self._conn_mref: Ref | None = None
         self._upgraded_at = 0.0
         self._last_frame_at = 0.0
@@ -380,7 +380,7 @@ class WebsocketClient(ProcessActor):
         self._stopping = True
         self.exit(exit_reason)
 
-    def _sent(self, encoded: list[tuple[bytes, bool]]) -> None:
+    def _sent(self, encoded: list[EncodedFrame]) -> None:
         if encoded and encoded[-1][1]:  # a close frame went out: Cowboy's "stop"
             self._finish("stop", "normal")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gunpy.protocol import DataPart, HttpRequest, Ref, UpgradeRequest
+from gunpy.protocol import DataPart, EncodedFrame, HttpRequest, Ref, UpgradeRequest
 
 if TYPE_CHECKING:
     from gunpy.actors.gun._io import SocketIO
@@ -96,7 +96,7 @@ class WsUpgrade(NamedTuple):
 
 class WsSend(NamedTuple):
     ref: Ref
-    encoded: list[tuple[bytes, bool]]
+    encoded: list[EncodedFrame]
     reply_to: object
 
 

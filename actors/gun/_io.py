@@ -51,6 +51,7 @@ from gunpy.protocol import (
     CloseSent,
     ConnState,
     Deliver,
+    EncodedFrame,
     Event,
     OpenOptions,
     Refused,
@@ -126,7 +127,7 @@ class SocketIO(AttemptSteps):
             self._dispatch(events)  # before the loop may read on: they come first
         self._kick()
 
-    def send_frames(self, encoded: list[tuple[bytes, bool]]) -> SendOutcome:
+    def send_frames(self, encoded: list[EncodedFrame]) -> SendOutcome:
         """``ws_send``'s direct path: queue frames and write them from the calling thread.
 
         While `OUT_BUFFER_LIMIT` bytes wait unwritten the caller waits for room

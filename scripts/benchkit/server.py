@@ -7,8 +7,10 @@ import os
 import selectors
 import socket
 import time
+import zlib
 from collections import deque
 
+from benchkit.common import JSON_MESSAGES
 from tests.wire import encode_server_frame, response_101, xor_mask
 
 # ======================================================================================
@@ -30,6 +32,7 @@ class Peer:
         "blast_tail",
         "closing",
         "count",
+        "deflate",
         "events",
         "inbuf",
         "mode",
@@ -37,6 +40,7 @@ class Peer:
         "sock",
         "target",
         "upgraded",
+        "wire_bytes",
     )
 
     def __init__(self, sock: socket.socket) -> None:
@@ -46,6 +50,8 @@ class Peer:
         self.mode = "echo"
         self.target = 0
         self.count = 0
+        self.wire_bytes = 0  # frame bytes a sink got
+        self.deflate = False
         self.upgraded = False
         self.closing = False
         self.events = READ
@@ -59,6 +65,10 @@ class Peer:
 class BenchServer:
     """Modes by path: ``/echo``, ``/sink?n=N`` (then one text "done"),
     ``/blast?size=S&n=N`` (after the client's first frame, N frames of S bytes).
+    With ``&deflate=1`` and a client offering permessage-deflate, the server
+    agrees to it (``server_no_context_takeover``, so one compressed frame can
+    be sent again and again); a blast sends ``JSON_MESSAGES[0]`` compressed,
+    and a sink answers ``done <frame bytes it got>``.
 
     Commands on stdin, one a line: ``restart <downtime_ms>`` closes the listener
     and every connection, answers ``closed <monotonic time>``, and listens
@@ -199,30 +209,42 @@ class BenchServer:
         del buf[: end + 4]
         target = lines[0].split()[1]
         key = ""
+        offered = False
         for line in lines[1:]:
             name, _, value = line.partition(":")
             if name.strip().lower() == "sec-websocket-key":
                 key = value.strip()
+            elif name.strip().lower() == "sec-websocket-extensions":
+                offered = offered or "permessage-deflate" in value
         if not key:
             self._drop(peer)
             return False
-        peer.out.append(response_101(key))
         path, _, query = target.partition("?")
         params = dict(item.split("=", 1) for item in query.split("&") if "=" in item)
+        peer.deflate = offered and params.get("deflate") == "1"
+        agreed = "permessage-deflate; server_no_context_takeover"
+        peer.out.append(response_101(key, [("Sec-WebSocket-Extensions", agreed)]
+                                     if peer.deflate else None))
         peer.mode = path.strip("/") or "echo"
         peer.target = int(params.get("n", "0"))
         if peer.mode == "blast":
-            peer.blast_size = int(params["size"])
+            peer.blast_size = int(params.get("size", "0"))
             peer.blast_n = peer.target
         peer.upgraded = True
         return True
 
     def _start_blast(self, peer: Peer) -> None:
         """Queue the blast: whole chunks of pre-encoded frames, then the rest."""
-        size = peer.blast_size
+        size = -1 if peer.deflate else peer.blast_size
         if size not in self.blasts:
-            opcode = 1 if size <= 125 else 2  # 32 B as text, 64 KiB as binary
-            one = encode_server_frame(opcode, (b"x" if opcode == 1 else b"\xa5") * size)
+            if peer.deflate:
+                compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+                data = compressor.compress(JSON_MESSAGES[0].encode())
+                data += compressor.flush(zlib.Z_SYNC_FLUSH)
+                one = encode_server_frame(1, data[:-4], rsv=4)  # RSV1: compressed
+            else:
+                opcode = 1 if size <= 125 else 2  # 32 B as text, 64 KiB as binary
+                one = encode_server_frame(opcode, (b"x" if opcode == 1 else b"\xa5") * size)
             per_chunk = max(1, BLAST_CHUNK // len(one))
             self.blasts[size] = (one * per_chunk, per_chunk)
         chunk, per_chunk = self.blasts[size]
@@ -273,8 +295,10 @@ class BenchServer:
                     replies.append(encode_server_frame(opcode, payload))
             elif mode == "sink":
                 peer.count += 1
+                peer.wire_bytes += end - pos
                 if peer.count == peer.target:
-                    replies.append(encode_server_frame(1, b"done"))
+                    done = f"done {peer.wire_bytes}" if peer.deflate else "done"
+                    replies.append(encode_server_frame(1, done.encode()))
             elif mode == "blast" and peer.blast_n:
                 self._start_blast(peer)  # the client's first frame says "go"
             pos = end

@@ -1,0 +1,122 @@
+"""(g) permessage-deflate: gunpy against the websockets sync client, same payload, same server.
+
+Both clients offer permessage-deflate with their defaults (gunpy: Gun's offer,
+zlib level 6, 15 window bits, mem_level 8; websockets: 12 window bits,
+mem_level 5) to the bench server, which agrees with
+``server_no_context_takeover``. Receive: the server blasts one ~1 KiB JSON
+message compressed (the same frame again and again). Send: each client sends
+the 64 `JSON_MESSAGES` in turn, compressed with context takeover; the sink
+counts the frame bytes it got, so the table shows bytes on the wire per
+message for each client.
+"""
+
+from __future__ import annotations
+
+import time
+
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as websockets_connect
+
+from benchkit.clients import (
+    Ctx,
+    Result,
+    expect_gun_ws,
+    gunpy_close,
+    gunpy_upgrade,
+    throughput,
+    websockets_abort,
+)
+from benchkit.common import JSON_MESSAGES, BenchError
+from benchkit.process import Watchdog
+from gunpy.actors import Mailbox, gun
+from gunpy.protocol import Frame
+
+COMPRESS = {"ws_opts": {"compress": True}}
+SIZE = len(JSON_MESSAGES[0].encode())
+
+
+def _agreed(headers: list[tuple[str, str]], name: str) -> None:
+    if not any(n.lower() == "sec-websocket-extensions" for n, _ in headers):
+        raise BenchError(f"{name}: permessage-deflate was not agreed")
+
+
+def _websockets(url: str) -> ClientConnection:
+    ws = websockets_connect(url, compression="deflate", open_timeout=10, close_timeout=2,
+                            max_size=None, legacy=True)
+    _agreed(list(ws.response.headers.raw_items()), "websockets")
+    return ws
+
+
+def recv_gunpy(ctx: Ctx, n: int) -> Result:
+    conn, ref = gunpy_upgrade(ctx.server.port, f"/blast?deflate=1&n={n}", COMPRESS)
+    receive = Mailbox.current().receive
+    try:
+        with Watchdog(ctx.limit, lambda: gun.close(conn)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            gun.ws_send(conn, ref, ("text", "go"))
+            for _ in range(n):
+                message = receive(None, 10.0)
+                if message[0] != "gun_ws":
+                    expect_gun_ws(message)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            if message[3] != ("text", JSON_MESSAGES[0]):
+                raise BenchError(f"gunpy: got {message!r}"[:200])
+    finally:
+        gunpy_close(conn)
+    return throughput(n, SIZE, wall, cpu, "msg/s")
+
+
+def recv_websockets(ctx: Ctx, n: int) -> Result:
+    ws = _websockets(ctx.server.url + f"/blast?deflate=1&n={n}")
+    try:
+        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            ws.send("go")
+            for _ in range(n):
+                data = ws.recv()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            if data != JSON_MESSAGES[0]:
+                raise BenchError(f"websockets: got {data!r}"[:200])
+    finally:
+        ws.close()
+    return throughput(n, SIZE, wall, cpu, "msg/s")
+
+
+def _sent(n: int, done: object, wall: float, cpu: float, name: str) -> Result:
+    if not (isinstance(done, str) and done.startswith("done ")):
+        raise BenchError(f"{name}: sink said {done!r}")
+    result = throughput(n, SIZE, wall, cpu, "msg/s")
+    payload = sum(len(JSON_MESSAGES[i % 64].encode()) for i in range(n)) / n
+    result.extra["wire_bytes_per_msg"] = int(done.split()[1]) / n
+    result.extra["payload_bytes_per_msg"] = payload
+    return result
+
+
+def send_gunpy(ctx: Ctx, n: int) -> Result:
+    conn, ref = gunpy_upgrade(ctx.server.port, f"/sink?deflate=1&n={n}", COMPRESS)
+    send = gun.ws_send
+    frames: list[Frame] = [("text", message) for message in JSON_MESSAGES]
+    try:
+        with Watchdog(ctx.limit, lambda: gun.close(conn)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(n):
+                send(conn, ref, frames[i & 63])
+            done = expect_gun_ws(Mailbox.current().receive(None, ctx.limit))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        gunpy_close(conn)
+    return _sent(n, done[1], wall, cpu, "gunpy")
+
+
+def send_websockets(ctx: Ctx, n: int) -> Result:
+    ws = _websockets(ctx.server.url + f"/sink?deflate=1&n={n}")
+    try:
+        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(n):
+                ws.send(JSON_MESSAGES[i & 63])
+            done = ws.recv()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        ws.close()
+    return _sent(n, done, wall, cpu, "websockets")
