@@ -16,6 +16,7 @@ from gunpy.protocol._content import StreamReply, gun_data_h
 from gunpy.protocol._deflate import Agreement, DeflateOptions
 from gunpy.protocol._events import (
     CloseSent,
+    ConnectRequest,
     ConnState,
     DataPart,
     Deliver,
@@ -24,6 +25,7 @@ from gunpy.protocol._events import (
     Refused,
     SendOutcome,
     StateName,
+    TunnelUp,
     Upgraded,
     UpgradeRequest,
 )
@@ -52,13 +54,13 @@ from gunpy.protocol._messages import (
 from gunpy.protocol._options import (
     HttpOptions,
     OpenOptions,
-    OptionsError,
-    Timeout,
     WsOptions,
     check_open_options,
     check_ws_options,
 )
+from gunpy.protocol._options_base import OptionsError, Timeout
 from gunpy.protocol._refs import Ref
+from gunpy.protocol._tunnel_options import Destination, SocksOptions, check_destination
 
 __all__ = [
     "BADSTATE_NOT_WS",
@@ -68,9 +70,11 @@ __all__ = [
     "CloseError",
     "CloseSent",
     "ConnState",
+    "ConnectRequest",
     "DataPart",
     "DeflateOptions",
     "Deliver",
+    "Destination",
     "EncodedFrame",
     "Event",
     "Fin",
@@ -91,12 +95,15 @@ __all__ = [
     "Ref",
     "Refused",
     "SendOutcome",
+    "SocksOptions",
     "StateName",
     "StreamReply",
     "Timeout",
+    "TunnelUp",
     "UpgradeRequest",
     "Upgraded",
     "WsOptions",
+    "check_destination",
     "check_open_options",
     "check_ws_options",
     "encode_frame",

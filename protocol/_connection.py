@@ -30,6 +30,7 @@ from typing import Any
 from gunpy.protocol._deflate import Agreement, Deflater, Inflater
 from gunpy.protocol._events import (
     CloseSent,
+    ConnectRequest,
     ConnState,
     DataPart,
     Deliver,
@@ -61,9 +62,11 @@ from gunpy.protocol._messages import (
 )
 from gunpy.protocol._options import HttpOptions
 from gunpy.protocol._refs import Ref
+from gunpy.protocol._tunnel import Command, TunnelSetup, TunnelSteps
+from gunpy.protocol._tunnel_options import SocksOptions
 
 
-class ClientConnection:
+class ClientConnection(TunnelSteps):
     """The sans-I/O Gun connection (see the module doc).
 
     ``conn`` is the handle that appears in messages; ``host_header`` and
@@ -77,15 +80,23 @@ class ClientConnection:
         cookie_origin: tuple[str, str, int],
         cookie_store: CookieJar | None = None,
         http_opts: HttpOptions | None = None,
+        socks: SocksOptions | None = None,
     ) -> None:
         self.conn = conn
         self.state = ConnState.CONNECTED
         self.close_reason: object = None
         self._out: list[bytes] = []
+        self._http_opts = http_opts or HttpOptions()
+        self._jar = cookie_store
         self._http = Http1Client(
-            conn, http_opts or HttpOptions(), host_header, cookie_origin, cookie_store,
-            self._out.append,
+            conn, self._http_opts, host_header, cookie_origin, cookie_store, self._out.append,
         )
+        # A tunnel on the way (SOCKS5 from the start, or after a CONNECT's 2xx).
+        self.tunnel: TunnelSetup | None = None
+        if socks is not None:
+            self.tunnel = TunnelSetup.for_socks(socks)
+            assert self.tunnel.socks is not None
+            self._out.append(self.tunnel.socks.start())
         self._failed_upgrade: Ref | None = None  # a 101 that broke RFC 6455
         # The WebSocket, once upgraded.
         self.ws_ref: Ref | None = None
@@ -102,8 +113,12 @@ class ClientConnection:
 
     @property
     def protocol(self) -> str:
-        """``"ws"`` once upgraded, else ``"http"`` (Gun's ``gun_down`` protocol)."""
-        return "ws" if self.ws_ref is not None else "http"
+        """``"ws"`` once upgraded, ``"socks"`` during the SOCKS5 handshake, else ``"http"``
+        (Gun's ``gun_down`` protocol)."""
+        if self.ws_ref is not None:
+            return "ws"
+        tunnel = self.tunnel
+        return "socks" if tunnel is not None and tunnel.socks is not None else "http"
 
     def data_to_send(self) -> bytes:
         """The bytes to write now, in order (and forget them)."""
@@ -138,26 +153,45 @@ class ClientConnection:
         if self.ws_ref is not None:
             return [self.ws_ref]
         failed = [self._failed_upgrade] if self._failed_upgrade is not None else []
-        return failed + self._http.killed()
+        waiting = self.tunnel.killed() if self.tunnel is not None else []
+        return failed + self._http.killed() + waiting
 
     # -- HTTP ---------------------------------------------------------------------------
 
-    def request(self, request: HttpRequest) -> list[Event]:
-        """A request (``gun.get``...): pipelined by `Http1Client`'s rules."""
+    def request(self, request: HttpRequest | ConnectRequest) -> list[Event]:
+        """A request (``gun.get``..., or ``gun.connect``): pipelined by `Http1Client`'s rules.
+
+        While a tunnel is being set up it waits, and goes through the tunnel.
+        """
         refused = self._not_http(request)
-        return refused if refused is not None else self._http_done(self._http.request(request))
+        if refused is not None:
+            return refused
+        if self.tunnel is not None:
+            self.tunnel.waiting.append(request)
+            return []
+        return self._http_done(self._http.request(request))
 
     def ws_upgrade(self, request: UpgradeRequest) -> list[Event]:
-        """An upgrade: written once the answers before it are in."""
+        """An upgrade: written once the answers before it are in (and the tunnel is up)."""
         refused = self._not_http(request)
-        return refused if refused is not None else self._http_done(self._http.ws_upgrade(request))
+        if refused is not None:
+            return refused
+        if self.tunnel is not None:
+            self.tunnel.waiting.append(request)
+            return []
+        return self._http_done(self._http.ws_upgrade(request))
 
     def data(self, part: DataPart) -> list[Event]:
         """The next part of a request body (also while closing: the body must end)."""
         if self.ws_ref is None and self.state is ConnState.CLOSING:
             return self._http_done(self._http.data(part))
         refused = self._not_http(part)
-        return refused if refused is not None else self._http_done(self._http.data(part))
+        if refused is not None:
+            return refused
+        if self.tunnel is not None:
+            self.tunnel.waiting.append(part)
+            return []
+        return self._http_done(self._http.data(part))
 
     def cancel(self, ref: Ref, reply_to: object) -> list[Event]:
         """Stop delivering stream ``ref`` (Gun's ``cancel``)."""
@@ -173,10 +207,10 @@ class ClientConnection:
 
     def http_keepalive(self) -> None:
         """``http_opts.keepalive``: an empty line while no body is being sent."""
-        if self.state is ConnState.CONNECTED:
+        if self.state is ConnState.CONNECTED and self.tunnel is None:
             self._http.keepalive()
 
-    def _not_http(self, command: HttpRequest | UpgradeRequest | DataPart) -> list[Event] | None:
+    def _not_http(self, command: Command) -> list[Event] | None:
         """Refusals that do not depend on the pipeline: upgraded, closing, closed."""
         if self.state is ConnState.CONNECTED:
             return None
@@ -190,6 +224,8 @@ class ClientConnection:
         http = self._http
         if http.switched is not None:
             stream, switched = http.switched
+            if stream.connect is not None:
+                return self._tunnel_opened(events, stream, switched)
             assert stream.upgrade is not None
             events.extend(self._switch(stream.upgrade, stream.key, switched))
         elif http.end_reason is not None and self.state is not ConnState.CLOSED:
@@ -238,12 +274,21 @@ class ClientConnection:
         """Once ended: Gun's ``closed`` errors for the HTTP streams left unanswered."""
         if self.ws_ref is not None:
             return []  # a WebSocket stream hears of it in gun_down only, as in Gun
-        return self._http.close_streams(self.close_reason)
+        events = self._http.close_streams(self.close_reason)
+        if self.tunnel is not None:
+            reason = self.close_reason
+            why = "closed" if reason == "closed" else ("closed", reason)
+            events += [Deliver(item.reply_to, [gun_stream_error(self.conn, item.ref, why)])
+                       for item in self.tunnel.waiting if not isinstance(item, DataPart)]
+        return events
 
     # -- bytes in ---------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed the next bytes from the server; return the events they cause."""
+        tunnel = self.tunnel
+        if tunnel is not None and tunnel.socks is not None and self.state is ConnState.CONNECTED:
+            return self._socks_data(data)
         if self.ws_ref is not None:
             return self._receive_frames(data) if self.state is not ConnState.CLOSED else []
         if self.state is ConnState.CONNECTED or self.state is ConnState.CLOSING:
@@ -254,6 +299,9 @@ class ClientConnection:
         """The server closed its side (or the socket broke): the connection ends."""
         if self.state is ConnState.CLOSED:
             return []
+        tunnel = self.tunnel
+        if tunnel is not None and tunnel.socks is not None:
+            return self._socks_data(b"")
         if self.ws_ref is None:
             events = self._http_done(self._http.receive(b""))
             if self.close_reason is None:

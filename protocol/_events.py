@@ -8,6 +8,7 @@ from typing import NamedTuple
 from gunpy.protocol._messages import Headers, Message
 from gunpy.protocol._options import WsOptions
 from gunpy.protocol._refs import Ref
+from gunpy.protocol._tunnel_options import Destination
 
 
 class StateName(enum.StrEnum):
@@ -65,7 +66,16 @@ class Refused(NamedTuple):
     command: object
 
 
-Event = Deliver | Upgraded | CloseSent | Refused
+class TunnelUp(NamedTuple):
+    """Event: the tunnel to the origin is up (Gun's ``gun_tunnel_up`` to ``reply_to``,
+    the owner when None; ``ref`` is the CONNECT's stream, None for SOCKS)."""
+
+    ref: Ref | None
+    reply_to: object
+    protocol: str
+
+
+Event = Deliver | Upgraded | CloseSent | Refused | TunnelUp
 
 
 class SendOutcome(enum.Enum):
@@ -101,6 +111,15 @@ class HttpRequest(NamedTuple):
     body: bytes | None
     reply_to: object
     flow: int | None
+
+
+class ConnectRequest(NamedTuple):
+    """``gun.connect``: a CONNECT to the proxy for a tunnel to ``destination``."""
+
+    ref: Ref
+    destination: Destination
+    headers: Headers
+    reply_to: object
 
 
 class DataPart(NamedTuple):

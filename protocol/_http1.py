@@ -51,10 +51,12 @@ class Inform(NamedTuple):
 
 
 class Switched(NamedTuple):
-    """A 101: the connection now speaks another protocol; ``trailing`` followed it."""
+    """A 101 (or a 2xx to a CONNECT): the connection now speaks another protocol,
+    or is a tunnel; ``trailing`` followed the head."""
 
     headers: Headers
     trailing: bytes
+    status: int = 101
 
 
 class Head(NamedTuple):
@@ -218,6 +220,10 @@ class ResponseReader:
         if isinstance(event, h11.Data):
             return Body(bytes(event.data))
         if isinstance(event, h11.Response):
+            if self._method == "CONNECT" and 200 <= event.status_code < 300:
+                self._expecting = False  # RFC 9110 9.3.6: the tunnel starts after the head
+                return Switched(_headers(event.headers), bytes(h.trailing_data[0]),
+                                event.status_code)
             fin = self._method == "HEAD" or _has_no_body(event)
             version = event.http_version.decode("ascii")
             return Head(event.status_code, _headers(event.headers), version, fin)

@@ -25,11 +25,13 @@ from collections.abc import Callable
 from http.cookiejar import CookieJar
 from typing import Any
 
+from gunpy.protocol._connect import encode_connect
 from gunpy.protocol._content import StreamReply, gun_data_h, run_chain, start_chain
 from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
 from gunpy.protocol._deflate import offer as deflate_offer
 from gunpy.protocol._events import (
     CloseSent,
+    ConnectRequest,
     DataPart,
     Event,
     HttpRequest,
@@ -61,8 +63,13 @@ STREAM_NOT_FOUND = "The stream cannot be found."
 UNEXPECTED_101 = (
     "connection_error", "protocol_error", "Unexpected 101 Switching Protocols response."
 )
+CONNECT_BUSY = "CONNECT can only be used with HTTP/1.1 when no other streams are active."
 
 Waiting = HttpRequest | UpgradeRequest | DataPart
+
+
+def _proxy_authorization_cased(name: str) -> str:
+    return "Proxy-Authorization" if name == "proxy-authorization" else name
 
 
 class Http1Client:
@@ -122,10 +129,20 @@ class Http1Client:
 
     # -- commands ---------------------------------------------------------------------
 
-    def request(self, request: HttpRequest) -> list[Event]:
-        """Write a request now, or queue it behind what it must wait for."""
+    def request(self, request: HttpRequest | ConnectRequest) -> list[Event]:
+        """Write a request now, or queue it behind what it must wait for.
+
+        A CONNECT (``gun.connect``) is written only on an idle connection, as
+        Gun does; else its reply_to gets ``("badstate", CONNECT_BUSY)``.
+        """
         if self.closing:
             return [Refused(request)]
+        if isinstance(request, ConnectRequest):
+            if self.streams or self.waiting or self._body is not None:
+                self._out.error(request.reply_to, request.ref, ("badstate", CONNECT_BUSY))
+            else:
+                self._send_connect(request)
+            return self._out.take()
         if self._blocked():
             self.waiting.append(request)
         else:
@@ -203,7 +220,9 @@ class Http1Client:
         if (queued and self.waiting) or self._body is not None:
             return True
         last = self.streams[-1] if self.streams else None
-        return last is not None and (last.upgrade is not None or last.closes)
+        return last is not None and (
+            last.upgrade is not None or last.connect is not None or last.closes
+        )
 
     def _send_request(self, request: HttpRequest) -> None:
         headers, left = request_headers(request.headers, request.body, self._version)
@@ -224,6 +243,18 @@ class Http1Client:
                                   None, headers)
         stream.upgrade, stream.key = request, key
         self._write_head(stream, "GET", request.path, headers)
+
+    def _send_connect(self, request: ConnectRequest) -> None:
+        dest = request.destination
+        # Proxy-Authorization, not Gun's lower case: some proxies (pproxy) match it by case.
+        rename = self.opts.transform_header_name or _proxy_authorization_cased
+        wire = encode_connect(dest.host, dest.port, request.headers, dest.username,
+                              dest.password, rename)
+        authority = wire.split(b" ", 2)[1].decode("latin-1")
+        stream = self._new_stream(request.ref, request.reply_to, "CONNECT", authority,
+                                  None, request.headers)
+        stream.connect = dest
+        self._write(wire)
 
     def _new_stream(self, ref: Ref, reply_to: object, method: str, path: str,
                     flow: int | None, headers: Headers) -> Stream:
@@ -328,8 +359,9 @@ class Http1Client:
                     message = ("gun_inform", self.conn, stream.ref, event.status, event.headers)
                     self._out.emit(stream.reply_to, message)
             elif isinstance(event, Switched):
-                self._store_cookies(stream, event.headers, informational=True)
-                if stream.upgrade is None:
+                self._store_cookies(stream, event.headers, informational=event.status == 101)
+                wanted = stream.connect if event.status != 101 else stream.upgrade
+                if wanted is None:
                     self._out.emit(stream.reply_to, ("gun_error", self.conn, UNEXPECTED_101))
                     self.end_reason = "normal"
                     return

@@ -8,6 +8,7 @@ from gunpy.protocol._content import Handler
 from gunpy.protocol._events import Deliver, Event, UpgradeRequest
 from gunpy.protocol._messages import Message
 from gunpy.protocol._refs import Ref
+from gunpy.protocol._tunnel_options import Destination
 
 
 @dataclass(eq=False, slots=True)
@@ -22,6 +23,7 @@ class Stream:
     closes: bool  # the request said connection: close (or HTTP/1.0)
     upgrade: UpgradeRequest | None = None
     key: str = ""  # sec-websocket-key of an upgrade
+    connect: Destination | None = None  # a CONNECT: where its tunnel goes
     alive: bool = True  # False once cancelled or answered with an error
     head_fin: bool = False  # its gun_response said fin: no body follows
     chain: list[Handler] | None = None  # content handlers, from the head on

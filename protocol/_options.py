@@ -19,23 +19,11 @@ from typing import Any, Final, Literal, TypeAlias
 from gunpy.protocol._content import check_content_handlers, gun_data_h
 from gunpy.protocol._deflate import DeflateOptions
 from gunpy.protocol._frames import DEFAULT_MAX_FRAME_SIZE
-
-Timeout: TypeAlias = int | Literal["infinity"]
-"""Milliseconds, or ``"infinity"``."""
+from gunpy.protocol._options_base import OptionsError, Timeout
+from gunpy.protocol._options_base import check_timeout as _timeout
+from gunpy.protocol._tunnel_options import SocksOptions, check_socks_options
 
 RetryFun: TypeAlias = Callable[[int, Mapping[str, Any]], Mapping[str, int]]
-
-
-class OptionsError(ValueError):
-    """An option that gunpy does not know or cannot accept.
-
-    ``key`` is the dotted name (``"ws_opts.flow"``), ``value`` the value given.
-    """
-
-    def __init__(self, key: str, value: object, why: str) -> None:
-        super().__init__(f"invalid option {key}={value!r}: {why}")
-        self.key = key
-        self.value = value
 
 
 @dataclass(frozen=True)
@@ -88,6 +76,7 @@ class OpenOptions:
     tcp_opts: tuple[tuple[Any, ...], ...] = DEFAULT_TCP_OPTS
     tls_opts: Mapping[str, Any] = field(default_factory=dict)
     protocols: tuple[str, ...] = ("http",)
+    socks: SocksOptions | None = None  # protocols=[("socks", opts)]: through a SOCKS5 proxy
     http_opts: HttpOptions = HttpOptions()
     ws_opts: WsOptions = WsOptions()
     retry: int = 5
@@ -99,14 +88,6 @@ class OpenOptions:
     cookie_store: CookieJar | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     unix_path: str | None = None  # set by gun.open_unix, not an option key
-
-
-def _timeout(key: str, value: object, minimum: int = 0) -> Timeout:
-    if value == "infinity":
-        return "infinity"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
-        return value
-    raise OptionsError(key, value, f'must be an integer >= {minimum} (ms) or "infinity"')
 
 
 def _int(key: str, value: object, minimum: int) -> int:
@@ -300,8 +281,12 @@ def check_open_options(port: int, opts: Mapping[str, Any] | None) -> OpenOptions
         elif key == "tls_opts":
             values[key] = _tls_opts(value)
         elif key == "protocols":
-            if not isinstance(value, list | tuple) or list(value) != ["http"]:
-                raise OptionsError(key, value, 'only ["http"] is supported (HTTP/1.1)')
+            if isinstance(value, list | tuple) and len(value) == 1 and (
+                isinstance(value[0], tuple) and len(value[0]) == 2 and value[0][0] == "socks"
+            ):
+                values["socks"] = check_socks_options(value[0][1])
+            elif not isinstance(value, list | tuple) or list(value) != ["http"]:
+                raise OptionsError(key, value, 'must be ["http"] (HTTP/1.1) or [("socks", opts)]')
             values[key] = ("http",)
         elif key == "http_opts":
             values[key] = check_http_options(value)

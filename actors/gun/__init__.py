@@ -33,6 +33,7 @@ from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.actors.gun._requests import (
     cancel,
     checked_reply_to,
+    connect,
     data,
     delete,
     get,
@@ -76,6 +77,7 @@ __all__ = [
     "await_up",
     "cancel",
     "close",
+    "connect",
     "data",
     "delete",
     "flush",
@@ -316,6 +318,8 @@ def _await_result(conn: ConnectionRef, ref: Ref | None, m: Any) -> tuple[Any, ..
         return ("inform", m[3], m[4])
     if tag == "gun_trailers":
         return ("trailers", m[3])
+    if tag == "gun_tunnel_up":
+        return ("up", m[3])
     if tag == "gun_error":
         return ("error", ("stream_error", m[3]))
     return None
@@ -328,7 +332,8 @@ def await_(
 
     ``("upgrade", ["websocket"], headers)``, ``("ws", frame)``,
     ``("inform", status, headers)``, ``("response", fin, status, headers)``,
-    ``("data", fin, data)``, ``("trailers", headers)``,
+    ``("data", fin, data)``, ``("trailers", headers)``, ``("up", protocol)``
+    (``gun_tunnel_up``: a CONNECT's ref, or None for SOCKS),
     ``("error", ("stream_error" | "connection_error", reason))``,
     ``("error", ("down", reason))`` if the connection stopped, or
     ``("error", "timeout")``. Unrelated messages stay queued.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from gunpy.actors._io_loop import READ, WRITE, IOLoop, LoopTimer
 from gunpy.actors.gun._commands import AttemptFailed, Connected, Phase
 from gunpy.actors.gun._transport import apply_tcp_opts, attempt_reason, seconds, tls_context
-from gunpy.protocol import OpenOptions
+from gunpy.protocol import ClientConnection, OpenOptions
 
 if TYPE_CHECKING:
     from gunpy.actors.gun._io import SocketIO
@@ -69,6 +69,7 @@ class AttemptSteps:
         stage: Stage
         sock: socket.socket | None
         opts: OpenOptions
+        proto: ClientConnection
         host: str
         loop: IOLoop
         lock: threading.Lock
@@ -83,6 +84,7 @@ class AttemptSteps:
         def _tell(self, event: object) -> None: ...
         def _release_socket(self, close: bool = True) -> None: ...
         def _cancel_phase_timer(self) -> None: ...
+        def _write(self) -> None: ...
 
     @property
     def _me(self) -> SocketIO:
@@ -149,7 +151,7 @@ class AttemptSteps:
             self._phase_timer = self.loop.call_later(timeout, self._timed_out)
         server_name = self.opts.tls_opts.get("server_name_indication", self.host)
         self._release_socket(close=False)  # the SSLSocket takes over the fd
-        self.sock = tls_context(self.opts).wrap_socket(
+        self.sock = tls_context(self.opts.tls_opts).wrap_socket(
             sock,
             server_hostname=None if server_name == "disable" else server_name,
             do_handshake_on_connect=False,
@@ -172,11 +174,25 @@ class AttemptSteps:
 
     def _open(self) -> None:
         self._cancel_phase_timer()
+        if self.opts.socks is not None:
+            # The SOCKS5 handshake is part of connecting: connect_timeout bounds it too.
+            timeout = seconds(self.opts.connect_timeout)
+            if timeout is not None:
+                self._phase_timer = self.loop.call_later(timeout, self._socks_timed_out)
         sock = self.sock
         assert sock is not None
         with self.lock:
             self.stage = Stage.OPEN
+            self._write()  # the SOCKS5 greeting, if the connection goes through a proxy
         self._tell(Connected(self._me, sock.getsockname()))
+
+    def _socks_timed_out(self) -> None:
+        self._phase_timer = None
+        with self.lock:
+            tunnel = self.proto.tunnel
+            if tunnel is not None and tunnel.socks is not None:
+                self.proto.terminate("timeout")
+        self._settle()
 
     def _fail(self, exc: BaseException) -> None:
         """The attempt failed before the connection was up."""

@@ -32,6 +32,7 @@ from gunpy.actors import gun
 from gunpy.actors._process import ProcessActor, monitor
 from gunpy.actors._scheduler import ActorTimers, TimerFired
 from gunpy.actors.gun._client_backoff import Backoff, UpgradeRefused
+from gunpy.actors.gun._client_proxy import destination, open_through, proxy_route
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import EncodedFrame, Frame, Headers, OptionsError, Ref, encode_frames
 
@@ -41,7 +42,7 @@ logger: Final = logging.getLogger("gunpy")
 
 _CLIENT_ONLY = (
     "headers", "state", "send_queue_limit", "backoff_min", "backoff_max", "backoff_reset",
-    "idle_timeout", "retry_fun",
+    "idle_timeout", "retry_fun", "proxy", "proxy_tls_opts",
 )
 
 
@@ -80,7 +81,14 @@ class WebsocketClient(ProcessActor):
       Gun's ``retry``/``retry_timeout``/``retry_fun`` still decide when the
       connection gives up; the backoff only ever lengthens Gun's waits;
     - ``idle_timeout`` (ms, or ``"infinity"``, the default): no frame received
-      for that long while upgraded stops the client (Cowboy's idle_timeout).
+      for that long while upgraded stops the client (Cowboy's idle_timeout);
+    - ``proxy``: a proxy URL (``http://user:pass@host:port``, ``https://``,
+      ``socks5://``, ``socks5h://``) or ``"env"`` (``https_proxy``,
+      ``http_proxy``, ``all_proxy``, ``no_proxy``), and ``proxy_tls_opts``
+      for an ``https://`` proxy's own TLS. After every reconnect the tunnel
+      is set up again (a CONNECT, or the SOCKS5 handshake), then the upgrade;
+      a proxy's refusal of a CONNECT goes to `on_error` as an
+      `UpgradeRefused` and is retried with the backoff.
 
     Callbacks, Cowboy's websocket handler contract: `on_connect`,
     `on_message`, `on_close`, `on_disconnect`, `on_error`, `on_info` (any
@@ -102,6 +110,16 @@ class WebsocketClient(ProcessActor):
         self.open_opts = {k: v for k, v in options.items() if k not in _CLIENT_ONLY}
         self.open_opts["retry_fun"] = self.backoff.retry_fun(options.get("retry_fun"))
         self.open_opts.setdefault("transport", transport)
+        self.via = proxy_route(url, options.get("proxy"))
+        self.tunnel: dict[str, Any] | None = None  # gun.connect's destination
+        if self.via is not None:
+            origin = (self.host, self.port, self.open_opts.pop("transport"))
+            if self.via.kind == "connect":
+                self.tunnel = destination(*origin, self.open_opts, self.via)
+            self.open_opts = open_through(self.via, *origin, self.open_opts,
+                                          options.get("proxy_tls_opts"))
+        self._tunnel_ref: Ref | None = None
+        self._tunnel_up = self.via is None
         # Linked to its connection: when the connection gives up (retries spent),
         # the client exits with the same reason and its supervisor decides.
         self.open_opts.setdefault("supervise", False)
@@ -199,7 +217,8 @@ class WebsocketClient(ProcessActor):
     # -- the actor ---------------------------------------------------------------
 
     def init(self) -> None:
-        self.conn = gun.open(self.host, self.port, self.open_opts, owner=self.actor_ref)
+        host, port = (self.host, self.port) if self.via is None else (self.via.host, self.via.port)
+        self.conn = gun.open(host, port, self.open_opts, owner=self.actor_ref)
         # The link stops the client on an abnormal exit; the monitor on any, and
         # stands in for the link when the connection is supervised.
         self._conn_mref = monitor(self.conn, self.actor_ref)
@@ -255,8 +274,14 @@ class WebsocketClient(ProcessActor):
 
     def _gun_up(self, message: Any, conn: ConnectionRef) -> None:
         self.connected = True
-        self.ref = None
+        self.ref = self._tunnel_ref = None
+        self._tunnel_up = self.via is None  # through a proxy: the tunnel first, every time
         self._upgrade_when_allowed()
+
+    def _gun_tunnel_up(self, message: Any, conn: ConnectionRef) -> None:
+        if message[2] is self._tunnel_ref:  # the CONNECT's, or None for SOCKS
+            self._tunnel_up, self._tunnel_ref = True, None
+            self._upgrade_when_allowed()
 
     def _gun_upgrade(self, message: Any, conn: ConnectionRef) -> None:
         if message[2] is not self.ref:
@@ -281,6 +306,11 @@ class WebsocketClient(ProcessActor):
             self._answer(self.on_message(frame, conn, self.state))
 
     def _gun_response(self, message: Any, conn: ConnectionRef) -> None:
+        if message[2] is self._tunnel_ref and self._tunnel_ref is not None:
+            if not 200 <= message[4] < 300:  # the proxy refused the CONNECT
+                self.ref, self._tunnel_ref = self._tunnel_ref, None
+            else:
+                return  # gun_tunnel_up follows
         if message[2] is not self.ref or self.upgraded:
             return
         self._refusal = (message[4], message[5], [])
@@ -308,7 +338,8 @@ class WebsocketClient(ProcessActor):
             self.backoff.reset()
         elif was_upgraded or in_flight:
             self.backoff.failed()  # lost before its upgrade, or soon after
-        self.ref = None
+        self.ref = self._tunnel_ref = None
+        self._tunnel_up = self.via is None
         if not self._stopping:
             self._answer(self.on_disconnect(conn, self.state))
 
@@ -344,14 +375,21 @@ class WebsocketClient(ProcessActor):
     # -- upgrades, timers ----------------------------------------------------------
 
     def _upgrade_when_allowed(self) -> None:
-        if self._stopping or not self.connected or self.upgraded or self.ref is not None:
+        if (self._stopping or not self.connected or self.upgraded or self.ref is not None
+                or self._tunnel_ref is not None):
             return
+        if not self._tunnel_up and self.tunnel is None:
+            return  # SOCKS5: its handshake runs, gun_tunnel_up follows
         wait = self.backoff.remaining()
         if wait > 0:
             self._arm("upgrade", wait)
         elif self.conn is not None:
             self._disarm("upgrade")
-            self.ref = gun.ws_upgrade(self.conn, self.path, self.headers)
+            if self._tunnel_up:
+                self.ref = gun.ws_upgrade(self.conn, self.path, self.headers)
+            else:
+                assert self.tunnel is not None
+                self._tunnel_ref = gun.connect(self.conn, self.tunnel)
 
     def _arm(self, kind: str, delay: float) -> None:
         self._timers.arm(kind, delay)

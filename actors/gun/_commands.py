@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gunpy.protocol import DataPart, EncodedFrame, HttpRequest, Ref, UpgradeRequest
+from gunpy.protocol import (
+    ConnectRequest,
+    DataPart,
+    EncodedFrame,
+    HttpRequest,
+    Ref,
+    UpgradeRequest,
+)
 
 if TYPE_CHECKING:
     from gunpy.actors.gun._io import SocketIO
@@ -46,6 +53,15 @@ class WsUp(NamedTuple):
     ref: Ref
 
 
+class TunnelIsUp(NamedTuple):
+    """I/O event: a tunnel (CONNECT or SOCKS) reached the origin: Gun's ``gun_tunnel_up``."""
+
+    io: SocketIO
+    ref: Ref | None
+    reply_to: object
+    protocol: str
+
+
 class ClosingStarted(NamedTuple):
     """I/O event: a close frame went out; the peer has ``closing_timeout`` ms."""
 
@@ -73,7 +89,7 @@ class NotTaken(NamedTuple):
 
 
 class Request(NamedTuple):
-    request: HttpRequest
+    request: HttpRequest | ConnectRequest
 
 
 class Data(NamedTuple):

@@ -42,6 +42,7 @@ from gunpy.actors.gun._commands import (
     StreamError,
     StreamInfo,
     Timeout,
+    TunnelIsUp,
     WsSend,
     WsUp,
     WsUpgrade,
@@ -51,6 +52,7 @@ from gunpy.actors.gun._io import SocketIO
 from gunpy.actors.gun._ref import ConnectionRef, owner_down_reason
 from gunpy.protocol import (
     BADSTATE_NOT_WS,
+    ConnectRequest,
     DataPart,
     HttpRequest,
     OpenOptions,
@@ -167,8 +169,9 @@ class ConnectionActor(ConnectionBase):
                 self.state = StateName.CONNECTED
                 self.sockname = sockname
                 self.conn._channel.io = io
-                self._event("connect_end", sockname=sockname, protocol="http")
-                self.send_owner(gun_up(self.conn, "http"))
+                protocol = "socks" if self.opts.socks is not None else "http"
+                self._event("connect_end", sockname=sockname, protocol=protocol)
+                self.send_owner(gun_up(self.conn, protocol))
                 self._arm_http_keepalive()
                 postponed, self.postponed = self.postponed, []
                 for command in postponed:
@@ -239,6 +242,9 @@ class ConnectionActor(ConnectionBase):
                     self._arm("dead_peer", timeout / 1000)
                 if self.stop_reason is not None:  # shut down while the upgrade was in flight
                     self._stop_gracefully(self.stop_reason)
+            case TunnelIsUp(from_io, tunnel_ref, tunnel_to, protocol) if from_io is io:
+                up = ("gun_tunnel_up", self.conn, tunnel_ref, protocol)
+                sender_for(tunnel_to or self.owner)(up)
             case ClosingStarted(from_io, closing_timeout) if from_io is io:
                 if closing_timeout != "infinity" and closing_timeout is not None:
                     self._arm("closing", closing_timeout / 1000)  # type: ignore[operator]
@@ -355,10 +361,10 @@ class ConnectionActor(ConnectionBase):
         if isinstance(command, DataPart):
             self.postponed.append(Data(command))
             return
-        assert isinstance(command, HttpRequest | UpgradeRequest)
+        assert isinstance(command, HttpRequest | ConnectRequest | UpgradeRequest)
         if self.opts.raw.get("retry") == 0:
             sender_for(command.reply_to)(gun_stream_error(self.conn, command.ref, "closing"))
-        elif isinstance(command, HttpRequest):
+        elif isinstance(command, HttpRequest | ConnectRequest):
             self.postponed.append(Request(command))
         else:
             self.postponed.append(WsUpgrade(command))

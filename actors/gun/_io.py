@@ -38,7 +38,7 @@ import pykka
 from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
-from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, WsUp
+from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
 from gunpy.actors.gun._transport import (
     send_timeout_of,
@@ -46,6 +46,7 @@ from gunpy.actors.gun._transport import (
     traced,
     traced_batch,
 )
+from gunpy.actors.gun._tunnel_io import TunnelIO
 from gunpy.protocol import (
     ClientConnection,
     CloseSent,
@@ -56,9 +57,11 @@ from gunpy.protocol import (
     OpenOptions,
     Refused,
     SendOutcome,
+    TunnelUp,
     Upgraded,
 )
 from gunpy.protocol._handshake import host_header
+from gunpy.protocol._tls_layer import TlsLayer
 
 RECV_SIZE = 262144  # one read per turn: bounded work per socket, few reads per large frame
 # Only the loop thread reads, so one buffer serves every socket: a read costs a
@@ -67,7 +70,7 @@ _RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
 DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 
 
-class SocketIO(AttemptSteps):
+class SocketIO(AttemptSteps, TunnelIO):
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
@@ -81,13 +84,20 @@ class SocketIO(AttemptSteps):
         self.loop = io_loop
         self.lock = threading.Lock()
         self._room = threading.Condition(self.lock)  # ws_send waits here for buffer room
+        origin = (opts.transport, host, port)
+        if opts.socks is not None:  # requests go to the SOCKS5 destination
+            dest = opts.socks.destination
+            origin = (dest.transport, dest.host, dest.port)
         self.proto = ClientConnection(
             conn,
-            "localhost" if opts.unix_path else host_header(host, port, opts.transport),
-            (opts.transport, host, port),
+            "localhost" if opts.unix_path else host_header(origin[1], origin[2], origin[0]),
+            origin,
             opts.cookie_store,
             opts.http_opts,
+            opts.socks,
         )
+        self.tunnel_tls: TlsLayer | None = None  # the origin's TLS inside a tunnel
+        self._tunnel_timer: LoopTimer | None = None
         self.sock: socket.socket | None = None
         self.stage = Stage.LOOKUP
         self.out = OutBuffer()
@@ -188,6 +198,11 @@ class SocketIO(AttemptSteps):
     def _write(self) -> None:
         """Queue what the connection has to send; write now if nothing waits before it."""
         data = self.proto.data_to_send()
+        layer = self.tunnel_tls
+        if layer is not None:  # through the tunnel's TLS (its handshake records too)
+            if data:
+                layer.send(data)
+            data = layer.data_to_send()
         if not data or (self.stage is not Stage.OPEN and self.stage is not Stage.DRAINING):
             return  # not connected yet (nothing to send) or gone (nothing to send to)
         was_empty = not self.out
@@ -283,7 +298,7 @@ class SocketIO(AttemptSteps):
             if self._abort_reason is not None:
                 return  # _settle ends it
             if data:
-                events = proto.receive_data(data)
+                events = self._receive(data)
             elif error is not None:
                 proto.terminate(socket_error_reason(error))
                 events = []
@@ -375,6 +390,7 @@ class SocketIO(AttemptSteps):
             return
         was_up = self.stage is Stage.OPEN or self.stage is Stage.DRAINING
         self._cancel_phase_timer()
+        self._cancel_tunnel_timer()
         if self._send_timer is not None:
             self._send_timer.cancel()
             self._send_timer = None
@@ -424,6 +440,10 @@ class SocketIO(AttemptSteps):
                 self._tell(ClosingStarted(self, event.closing_timeout))
             elif isinstance(event, Refused):
                 self._tell(NotTaken(self, event.command))
+            elif isinstance(event, TunnelUp):
+                if event.ref is None:  # SOCKS: connect_timeout bounded the handshake
+                    self.loop.call_soon(self._cancel_phase_timer)
+                self._tell(TunnelIsUp(self, event.ref, event.reply_to, event.protocol))
 
     def _tell(self, event: object) -> None:
         if self.loop.in_loop():

@@ -25,7 +25,15 @@ from typing import Any, Final
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._commands import Cancel, Data, Request, StreamInfo
 from gunpy.actors.gun._ref import ConnectionRef
-from gunpy.protocol import DataPart, HttpRequest, InvalidRequestHeader, OptionsError, Ref
+from gunpy.protocol import (
+    ConnectRequest,
+    DataPart,
+    HttpRequest,
+    InvalidRequestHeader,
+    OptionsError,
+    Ref,
+    check_destination,
+)
 from gunpy.protocol._handshake import HeadersIn, check_path, normalize_headers
 
 Body = bytes | bytearray | memoryview | str
@@ -181,6 +189,31 @@ def patch(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
           body: Body | None = None, req_opts: Mapping[str, Any] | None = None) -> Ref:
     """``PATCH path`` with ``body``; without one the body follows with `data`."""
     return _send(conn, "PATCH", path, headers, body, req_opts)
+
+
+def connect(conn: ConnectionRef, destination: Mapping[str, Any],
+            headers: HeadersIn | None = None,
+            req_opts: Mapping[str, Any] | None = None) -> Ref:
+    """Gun's ``connect``: a CONNECT to the proxy for a tunnel to ``destination``.
+
+    ``destination`` is Gun's map: ``host``, ``port`` (1080), ``username`` and
+    ``password`` (Basic ``proxy-authorization``), ``transport`` (``"tls"``:
+    TLS to the origin inside the tunnel, verified against ``host``, with its
+    own ``tls_opts`` and ``tls_handshake_timeout``), ``protocols``
+    (``["http"]``). Only on an idle connection (else ``("gun_error", conn,
+    ref, ("badstate", ...))``, as Gun). A 2xx answers ``("gun_response",
+    conn, ref, "fin", status, headers)``, then ``("gun_tunnel_up", conn, ref,
+    "http")`` once the tunnel (and its TLS) is up: every later request and
+    ``ws_upgrade`` goes to the origin; those made meanwhile wait for it. A
+    407 or any other refusal is an ordinary response. As in Gun the tunnel
+    is not set up again after a reconnect: ``gun_up`` says when to.
+    Raises `OptionsError` for a bad destination, before anything is sent.
+    """
+    reply_to, _ = _req_opts(req_opts)
+    request = ConnectRequest(Ref(), check_destination(destination),
+                             normalize_headers(headers), reply_to)
+    conn.tell(Request(request))
+    return request.ref
 
 
 def cancel(conn: ConnectionRef, ref: Ref) -> None:

@@ -9,10 +9,10 @@ import errno
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from gunpy.protocol import OpenOptions, Timeout
+from gunpy.protocol import Timeout
 
 
 def socket_error_reason(exc: BaseException) -> object:
@@ -30,9 +30,8 @@ def seconds(timeout: Timeout) -> float | None:
     return None if timeout == "infinity" else timeout / 1000
 
 
-def tls_context(opts: OpenOptions) -> ssl.SSLContext:
+def tls_context(tls: Mapping[str, Any]) -> ssl.SSLContext:
     """An SSLContext from Gun-style ``tls_opts`` (or the one given as ``context``)."""
-    tls = opts.tls_opts
     if "context" in tls:
         ctx: ssl.SSLContext = tls["context"]
         return ctx
