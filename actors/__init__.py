@@ -10,7 +10,8 @@ The runtime (no Gun knowledge):
 The connection (``gunpy.actors.gun``):
 
 - `gun`: Gun's API (``gun.open``, ``gun.ws_upgrade``, ``gun.await_`` ...).
-- `ConnectionRef`: the ``conn`` of every message.
+- `ConnectionRef`: the ``conn`` of every message; `frame_kind`: a frame's
+  kind whatever its shape (``"ping"`` for ``"ping"`` and ``("ping", data)``).
 - `WebsocketClient`, `SendQueueFull`, `UpgradeRefused`: callbacks, re-upgrade
   after reconnects with backoff, Cowboy's handler contract.
 """
@@ -30,6 +31,7 @@ from gunpy.actors._process import (
 )
 from gunpy.actors.gun._client import SendQueueFull, UpgradeRefused, WebsocketClient
 from gunpy.actors.gun._ref import ConnectionRef
+from gunpy.protocol import frame_kind
 
 __all__ = [
     "ConnectionRef",
@@ -42,6 +44,7 @@ __all__ = [
     "WebsocketClient",
     "demonitor",
     "exit",
+    "frame_kind",
     "gun",
     "is_normal_exit",
     "link",

@@ -22,6 +22,7 @@ from gunpy.protocol._events import (
     Deliver,
     Event,
     HttpRequest,
+    Notify,
     Refused,
     SendOutcome,
     StateName,
@@ -48,8 +49,10 @@ from gunpy.protocol._messages import (
     BADSTATE_WS_ONLY,
     Fin,
     Frame,
+    FrameKind,
     Headers,
     Message,
+    frame_kind,
 )
 from gunpy.protocol._options import (
     HttpOptions,
@@ -60,7 +63,7 @@ from gunpy.protocol._options import (
 )
 from gunpy.protocol._options_base import OptionsError, Timeout
 from gunpy.protocol._refs import Ref
-from gunpy.protocol._tunnel_options import Destination, SocksOptions, check_destination
+from gunpy.protocol._tunnel_options import SocksOptions, TunnelDestination, check_destination
 
 __all__ = [
     "BADSTATE_NOT_WS",
@@ -74,12 +77,12 @@ __all__ = [
     "DataPart",
     "DeflateOptions",
     "Deliver",
-    "Destination",
     "EncodedFrame",
     "Event",
     "Fin",
     "Frame",
     "FrameError",
+    "FrameKind",
     "FrameParser",
     "HandshakeError",
     "Headers",
@@ -89,6 +92,7 @@ __all__ = [
     "InvalidRequestHeader",
     "InvalidRequestTarget",
     "Message",
+    "Notify",
     "OpenOptions",
     "OptionsError",
     "ProtocolError",
@@ -99,6 +103,7 @@ __all__ = [
     "StateName",
     "StreamReply",
     "Timeout",
+    "TunnelDestination",
     "TunnelUp",
     "UpgradeRequest",
     "Upgraded",
@@ -108,5 +113,6 @@ __all__ = [
     "check_ws_options",
     "encode_frame",
     "encode_frames",
+    "frame_kind",
     "gun_data_h",
 ]

@@ -55,11 +55,13 @@ from gunpy.protocol._http1 import Switched
 from gunpy.protocol._http_client import Http1Client
 from gunpy.protocol._messages import (
     BADSTATE_WS_ONLY,
+    Frame,
     Message,
     gun_conn_error,
     gun_stream_error,
     gun_upgrade,
 )
+from gunpy.protocol._notes import received, sent
 from gunpy.protocol._options import HttpOptions
 from gunpy.protocol._refs import Ref
 from gunpy.protocol._tunnel import Command, TunnelSetup, TunnelSteps
@@ -81,8 +83,10 @@ class ClientConnection(TunnelSteps):
         cookie_store: CookieJar | None = None,
         http_opts: HttpOptions | None = None,
         socks: SocksOptions | None = None,
+        notify: bool = False,
     ) -> None:
         self.conn = conn
+        self.notify = notify  # make Notify events (an event_handler is set)
         self.state = ConnState.CONNECTED
         self.close_reason: object = None
         self._out: list[bytes] = []
@@ -90,6 +94,7 @@ class ClientConnection(TunnelSteps):
         self._jar = cookie_store
         self._http = Http1Client(
             conn, self._http_opts, host_header, cookie_origin, cookie_store, self._out.append,
+            notify,
         )
         # A tunnel on the way (SOCKS5 from the start, or after a CONNECT's 2xx).
         self.tunnel: TunnelSetup | None = None
@@ -254,6 +259,8 @@ class ClientConnection(TunnelSteps):
             self._deflater = Deflater(agreement, ws_opts.deflate_opts)
             inflater = Inflater(agreement, ws_opts.max_frame_size)
         self._parser = FrameParser(ws_opts.max_frame_size, inflater)
+        if self.notify:
+            self._parser.notes = []
         self._silence_pings = ws_opts.silence_pings
         self._closing_timeout = ws_opts.closing_timeout
         self.credit = ws_opts.flow
@@ -325,6 +332,21 @@ class ClientConnection(TunnelSteps):
         parser = self._parser
         assert parser is not None
         frames = parser.feed(data)
+        if parser.notes:  # an event handler is set: Gun's ws_recv_frame_* first
+            notes: list[Event] = list(received(parser.notes, self.ws_ref, self._ws_to,
+                                               self._extensions()))
+            return notes + self._frames_received(parser, frames)
+        return self._frames_received(parser, frames)
+
+    def _extensions(self) -> dict[str, Any]:
+        """Gun's ``extensions`` map of the events: the deflate agreement, if any."""
+        return {} if self.deflate is None else {"permessage-deflate": self.deflate.header()}
+
+    def sent_frame_events(self, frames: list[EncodedFrame]) -> list[Event]:
+        """Gun's ``ws_send_frame_start`` / ``_end`` for frames `send_frames` took."""
+        return list(sent(frames, self.ws_ref, self._ws_to, self._extensions()))
+
+    def _frames_received(self, parser: FrameParser, frames: list[Frame]) -> list[Event]:
         conn, ref = self.conn, self.ws_ref
         messages: list[Message] = []
         append = messages.append

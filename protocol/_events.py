@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gunpy.protocol._messages import Headers, Message
 from gunpy.protocol._options import WsOptions
 from gunpy.protocol._refs import Ref
-from gunpy.protocol._tunnel_options import Destination
+from gunpy.protocol._tunnel_options import TunnelDestination
 
 
 class StateName(enum.StrEnum):
@@ -75,7 +75,18 @@ class TunnelUp(NamedTuple):
     protocol: str
 
 
-Event = Deliver | Upgraded | CloseSent | Refused | TunnelUp
+class Notify(NamedTuple):
+    """Event: Gun's event handler callback ``name`` with Gun's ``event`` map.
+
+    Only made when the connection was asked for them (``notify``): an
+    ``event_handler`` is set, so a connection without one pays nothing.
+    """
+
+    name: str
+    event: dict[str, Any]
+
+
+Event = Deliver | Upgraded | CloseSent | Refused | TunnelUp | Notify
 
 
 class SendOutcome(enum.Enum):
@@ -117,7 +128,7 @@ class ConnectRequest(NamedTuple):
     """``gun.connect``: a CONNECT to the proxy for a tunnel to ``destination``."""
 
     ref: Ref
-    destination: Destination
+    destination: TunnelDestination
     headers: Headers
     reply_to: object
 

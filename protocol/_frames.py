@@ -77,6 +77,8 @@ class FrameParser:
     ) -> None:
         self.max_frame_size = max_frame_size
         self._inflater = inflater
+        # Set to a list to have each complete frame noted (Gun's frame events).
+        self.notes: list[tuple[int, int, int, int, bytes]] | None = None
         self.error: ProtocolError | None = None
         self.closed_after_error = False
         self._buf = bytearray()
@@ -193,6 +195,8 @@ class FrameParser:
             if self.error is not None:
                 self.closed_after_error = True  # a close after the fault: nothing else
                 continue
+            if self.notes is not None:
+                self.notes.append((opcode, b0 & 0x70, fin, length, payload))
             if compressed:
                 self._add_compressed(opcode, payload, fin, out)
             elif opcode == OP_TEXT:

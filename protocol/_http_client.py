@@ -26,8 +26,8 @@ from http.cookiejar import CookieJar
 from typing import Any
 
 from gunpy.protocol._connect import encode_connect
-from gunpy.protocol._content import StreamReply, gun_data_h, run_chain, start_chain
-from gunpy.protocol._cookies import cookie_header, request_url, store_cookies
+from gunpy.protocol._content import gun_data_h
+from gunpy.protocol._cookies import cookie_header, request_url
 from gunpy.protocol._deflate import offer as deflate_offer
 from gunpy.protocol._events import (
     CloseSent,
@@ -35,15 +35,11 @@ from gunpy.protocol._events import (
     DataPart,
     Event,
     HttpRequest,
+    Notify,
     Refused,
     UpgradeRequest,
 )
 from gunpy.protocol._http1 import (
-    Body,
-    End,
-    Head,
-    HttpFault,
-    Inform,
     ResponseEvent,
     ResponseReader,
     Switched,
@@ -53,6 +49,7 @@ from gunpy.protocol._http1 import (
     request_headers,
     upgrade_headers,
 )
+from gunpy.protocol._http_answers import AnswerSteps
 from gunpy.protocol._http_streams import Outbox, Stream
 from gunpy.protocol._messages import Headers
 from gunpy.protocol._options import HttpOptions
@@ -60,9 +57,6 @@ from gunpy.protocol._refs import Ref
 
 STREAM_CLOSED = "The stream has already been closed."
 STREAM_NOT_FOUND = "The stream cannot be found."
-UNEXPECTED_101 = (
-    "connection_error", "protocol_error", "Unexpected 101 Switching Protocols response."
-)
 CONNECT_BUSY = "CONNECT can only be used with HTTP/1.1 when no other streams are active."
 
 Waiting = HttpRequest | UpgradeRequest | DataPart
@@ -72,7 +66,7 @@ def _proxy_authorization_cased(name: str) -> str:
     return "Proxy-Authorization" if name == "proxy-authorization" else name
 
 
-class Http1Client:
+class Http1Client(AnswerSteps):
     """The HTTP/1.1 side of a connection (see the module doc)."""
 
     def __init__(
@@ -83,8 +77,10 @@ class Http1Client:
         origin: tuple[str, str, int],
         jar: CookieJar | None,
         write: Callable[[bytes], None],
+        notify: bool = False,
     ) -> None:
         self.conn = conn
+        self.notify = notify  # Gun's request_* / response_* events (an event handler is set)
         self.opts = opts
         self._authority = authority
         self._origin = origin
@@ -97,6 +93,7 @@ class Http1Client:
         self._body: tuple[Stream, int | None] | None = None  # a body being sent: (stream, left)
         self.closing = False  # Gun's closing: no new streams
         self._eof = False  # the server closed its side
+        self._read_any = False  # bytes came: no more checking whether they look like TLS
         self._held: ResponseEvent | None = None  # body bytes read while out of credit
         self.end_reason: object = None  # set when the connection must end now
         self.switched: tuple[Stream, Switched] | None = None  # a 101 to our upgrade
@@ -175,6 +172,8 @@ class Http1Client:
         """Stop delivering a stream's answer (it is still read); unwritten ones are dropped."""
         for stream in self.streams:
             if stream.ref is ref:
+                if self.notify:
+                    self._note("cancel", stream, endpoint="local", reason="cancel")
                 stream.alive = False
                 stream.flow = None  # a cancelled stream must not stall the connection
                 return self.receive(None)  # what was held back for its credit goes on
@@ -215,6 +214,20 @@ class Http1Client:
 
     # -- writing ----------------------------------------------------------------------
 
+    def _note(self, name: str, stream: Stream, **event: Any) -> None:
+        """Gun's event ``name`` about ``stream``, if an event handler wants events."""
+        self._out.add(Notify(name, {"stream_ref": stream.ref, "reply_to": stream.reply_to,
+                                    **event}))
+
+    def _note_request(self, stream: Stream, function: str, headers: Headers,
+                      done: bool) -> None:
+        event = {"function": function, "method": stream.method, "authority": self._authority,
+                 "path": stream.path, "headers": headers}
+        self._note("request_start", stream, **event)
+        self._note("request_headers", stream, **event)
+        if done:
+            self._note("request_end", stream)
+
     def _blocked(self, queued: bool = True) -> bool:
         """Must a request wait rather than be written now (``queued``: behind others)?"""
         if (queued and self.waiting) or self._body is not None:
@@ -234,6 +247,9 @@ class Http1Client:
             self._write(request.body)
         if request.body is None:
             self._body = (stream, left)
+        if self.notify:
+            function = "headers" if request.body is None else "request"
+            self._note_request(stream, function, headers, request.body is not None)
 
     def _send_upgrade(self, request: UpgradeRequest) -> None:
         ws_opts = request.ws_opts
@@ -243,6 +259,8 @@ class Http1Client:
                                   None, headers)
         stream.upgrade, stream.key = request, key
         self._write_head(stream, "GET", request.path, headers)
+        if self.notify:
+            self._note_request(stream, "ws_upgrade", headers, True)
 
     def _send_connect(self, request: ConnectRequest) -> None:
         dest = request.destination
@@ -255,6 +273,8 @@ class Http1Client:
                                   None, request.headers)
         stream.connect = dest
         self._write(wire)
+        if self.notify:
+            self._note_request(stream, "connect", request.headers, True)
 
     def _new_stream(self, ref: Ref, reply_to: object, method: str, path: str,
                     flow: int | None, headers: Headers) -> Stream:
@@ -292,6 +312,8 @@ class Http1Client:
         else:
             self._write(part.data)  # HTTP/1.0: the body ends with the connection
         self._body = None if part.fin else (stream, left)
+        if part.fin and self.notify:
+            self._note("request_end", stream)
 
     def _drain(self) -> None:
         """Write what waited, in order, as far as the rules allow."""
@@ -312,136 +334,6 @@ class Http1Client:
                 self._send_upgrade(item)
             else:
                 self._send_request(item)
-
-    # -- reading ----------------------------------------------------------------------
-
-    def receive(self, data: bytes | None) -> list[Event]:
-        """Feed bytes (b"" at EOF, None: go on with what is buffered); return the events.
-
-        Then ``end_reason`` says whether the connection must end, ``switched``
-        whether an upgrade succeeded (the bytes after the 101 are its frames).
-        """
-        if self.end_reason is not None or self.switched is not None:
-            return []
-        if data and not self.streams:
-            self.end_reason = ("error", "unexpected data on an idle HTTP connection")
-            return []
-        if data is not None:
-            self._reader.feed(data)
-            self._eof = data == b""
-        try:
-            self._read()
-        except HttpFault as fault:
-            self._fault(fault)
-        if data == b"" and self.end_reason is None and self.switched is None:
-            self.end_reason = "closed"
-        return self._out.take()
-
-    def _read(self) -> None:
-        reader = self._reader
-        while self.end_reason is None and self.switched is None:
-            event, self._held = self._held or reader.next_event(), None
-            if event is None:
-                return
-            if event.__class__ is Body and self.paused:
-                self._held = event  # out of credit: it waits for update_flow (the end need not)
-                return
-            stream = self.streams[0]
-            if event.__class__ is Body:
-                self._body_part(stream, "nofin", event.data)
-            elif isinstance(event, Head):
-                self._head(stream, event)
-            elif isinstance(event, End):
-                self._end_of_answer(stream, event)
-            elif isinstance(event, Inform):
-                self._store_cookies(stream, event.headers, informational=True)
-                if stream.alive:
-                    message = ("gun_inform", self.conn, stream.ref, event.status, event.headers)
-                    self._out.emit(stream.reply_to, message)
-            elif isinstance(event, Switched):
-                self._store_cookies(stream, event.headers, informational=event.status == 101)
-                wanted = stream.connect if event.status != 101 else stream.upgrade
-                if wanted is None:
-                    self._out.emit(stream.reply_to, ("gun_error", self.conn, UNEXPECTED_101))
-                    self.end_reason = "normal"
-                    return
-                self.streams.popleft()
-                self.switched = (stream, event)
-
-    def _fault(self, fault: HttpFault) -> None:
-        """The server broke HTTP/1.1 (or closed mid-answer): the connection ends."""
-        stream = self.streams[0] if self.streams else None
-        if stream is not None and stream.upgrade is not None and fault.reason != "closed":
-            # Not HTTP/1.1 in answer to our upgrade: a failed handshake, as a bad 101.
-            why = ("handshake_error", f"bad HTTP response: {fault}")
-            self._out.error(stream.reply_to, stream.ref, why)
-            stream.alive = False
-            self.end_reason = "normal"
-        else:
-            if fault.limit and stream is not None:  # Gun tells the stream's reply_to
-                assert isinstance(fault.reason, tuple)
-                self._out.emit(stream.reply_to, ("gun_error", self.conn, fault.reason[1]))
-            self.end_reason = fault.reason
-
-    def _head(self, stream: Stream, head: Head) -> None:
-        self._store_cookies(stream, head.headers, informational=False)
-        fin = "fin" if head.fin else "nofin"
-        if stream.alive:
-            message = ("gun_response", self.conn, stream.ref, fin, head.status, head.headers)
-            self._out.emit(stream.reply_to, message)
-            if not head.fin and not self._default_content:
-                reply = StreamReply(self.conn, stream.reply_to, self._out.emit)
-                stream.chain = start_chain(self.opts.content_handlers, reply, stream.ref,
-                                           head.status, head.headers)
-        closes = (stream.closes or head.http_version == "1.0"
-                  or has_token(head.headers, "connection", "close"))
-        if closes:
-            self._start_closing("closing")
-        stream.head_fin = head.fin
-
-    def _body_part(self, stream: Stream, fin: str, data: bytes) -> None:
-        if not stream.alive:
-            return
-        if stream.chain is not None:
-            used = run_chain(stream.chain, fin, data)
-        else:
-            self._out.emit(stream.reply_to, ("gun_data", self.conn, stream.ref, fin, data))
-            used = 1
-        if stream.flow is not None:
-            stream.flow -= used
-
-    def _end_of_answer(self, stream: Stream, end: End) -> None:
-        self.streams.popleft()
-        if end.trailers:
-            if stream.alive:
-                message = ("gun_trailers", self.conn, stream.ref, end.trailers)
-                self._out.emit(stream.reply_to, message)
-        elif not stream.head_fin:
-            self._finish_body(stream)
-        if self.closing and not self.streams:
-            # Gun: the answer to connection: close is complete; but a body that
-            # ended with the server's close is the server's doing: "closed".
-            self.end_reason = "closed" if self._eof else "normal"
-            return
-        if self.streams:
-            head = self.streams[0]
-            self._reader.expect(head.method, self._authority, self._stand_in(head))
-        self._drain()
-
-    def _finish_body(self, stream: Stream) -> None:
-        """``fin`` on the last ``gun_data`` delivered, else an empty one (as Gun)."""
-        if stream.chain is not None or not self._out.mark_last_data_fin(stream):
-            self._body_part(stream, "fin", b"")
-
-    def _stand_in(self, stream: Stream) -> Headers:
-        return [("connection", "close")] if stream.closes else []
-
-    def _store_cookies(self, stream: Stream, headers: Headers, informational: bool) -> None:
-        if self._jar is None or (informational and self.opts.cookie_ignore_informational):
-            return
-        values = [value for name, value in headers if name == "set-cookie"]
-        if values:
-            store_cookies(self._jar, request_url(*self._origin, stream.path), values)
 
     # -- closing ----------------------------------------------------------------------
 

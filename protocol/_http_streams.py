@@ -8,7 +8,7 @@ from gunpy.protocol._content import Handler
 from gunpy.protocol._events import Deliver, Event, UpgradeRequest
 from gunpy.protocol._messages import Message
 from gunpy.protocol._refs import Ref
-from gunpy.protocol._tunnel_options import Destination
+from gunpy.protocol._tunnel_options import TunnelDestination
 
 
 @dataclass(eq=False, slots=True)
@@ -23,10 +23,11 @@ class Stream:
     closes: bool  # the request said connection: close (or HTTP/1.0)
     upgrade: UpgradeRequest | None = None
     key: str = ""  # sec-websocket-key of an upgrade
-    connect: Destination | None = None  # a CONNECT: where its tunnel goes
+    connect: TunnelDestination | None = None  # a CONNECT: where its tunnel goes
     alive: bool = True  # False once cancelled or answered with an error
     head_fin: bool = False  # its gun_response said fin: no body follows
     chain: list[Handler] | None = None  # content handlers, from the head on
+    started: bool = False  # something of its answer was read (Gun's response_start)
 
 
 class Outbox:

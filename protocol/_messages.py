@@ -28,6 +28,22 @@ Frame: TypeAlias = (
 )
 """A WebSocket frame as Gun shows it (``("close", payload)`` is also accepted to send)."""
 
+FrameKind: TypeAlias = Literal["text", "binary", "close", "ping", "pong"]
+
+
+def frame_kind(frame: object) -> FrameKind:
+    """A frame's kind, whatever its shape: ``"ping"`` for both ``"ping"`` and
+    ``("ping", payload)`` (``frame[0]`` of the bare string ``"ping"`` is ``"p"``).
+
+    Raises ValueError for anything that is not a frame.
+    """
+    kind = frame if isinstance(frame, str) else (
+        frame[0] if isinstance(frame, tuple) and frame else None)
+    if kind not in ("text", "binary", "close", "ping", "pong"):
+        raise ValueError(f"not a frame: {frame!r}")
+    return kind  # type: ignore[return-value]
+
+
 Fin: TypeAlias = Literal["fin", "nofin"]
 Message: TypeAlias = tuple[Any, ...]
 

@@ -19,6 +19,7 @@ from gunpy.protocol._events import (
     Deliver,
     Event,
     HttpRequest,
+    Notify,
     TunnelUp,
     UpgradeRequest,
 )
@@ -29,7 +30,7 @@ from gunpy.protocol._http_streams import Stream
 from gunpy.protocol._options import HttpOptions
 from gunpy.protocol._refs import Ref
 from gunpy.protocol._socks import Socks5Handshake, SocksFailed, SocksSend, SocksUp
-from gunpy.protocol._tunnel_options import Destination, SocksOptions
+from gunpy.protocol._tunnel_options import SocksOptions, TunnelDestination
 
 Command = HttpRequest | ConnectRequest | UpgradeRequest | DataPart
 
@@ -43,13 +44,13 @@ class TunnelSetup:
     ``trailing``, the bytes that followed the tunnel's opening, fed first).
     """
 
-    def __init__(self, ref: Ref | None, reply_to: object, destination: Destination,
+    def __init__(self, ref: Ref | None, reply_to: object, destination: TunnelDestination,
                  socks: Socks5Handshake | None = None) -> None:
         self.ref = ref
         self.reply_to = reply_to
         self.destination = destination
         self.socks = socks
-        self.tls: Destination | None = None
+        self.tls: TunnelDestination | None = None
         self.trailing = b""
         self.waiting: list[Command] = []
 
@@ -69,6 +70,7 @@ class TunnelSteps:
 
     if TYPE_CHECKING:  # what ClientConnection has, and these steps use
         conn: object
+        notify: bool
         state: ConnState
         tunnel: TunnelSetup | None
         _http: Http1Client
@@ -101,7 +103,7 @@ class TunnelSteps:
         """Requests go to the origin from now on: its host header, its cookies."""
         self._http = Http1Client(
             self.conn, self._http_opts, host_header(host, port, transport),
-            (transport, host, port), self._jar, self._out.append,
+            (transport, host, port), self._jar, self._out.append, self.notify,
         )
 
     def _tunnel_transport(self, trailing: bytes) -> list[Event]:
@@ -122,7 +124,14 @@ class TunnelSteps:
         if tunnel is None or self.state is not ConnState.CONNECTED:
             return []
         self.tunnel = None
-        events: list[Event] = [TunnelUp(tunnel.ref, tunnel.reply_to, "http")]
+        events: list[Event] = []
+        if self.notify:
+            dest = tunnel.destination
+            events.append(Notify("origin_changed", {
+                "type": "socks5" if tunnel.ref is None else "connect",
+                "origin_scheme": "https" if dest.transport == "tls" else "http",
+                "origin_host": dest.host, "origin_port": dest.port}))
+        events.append(TunnelUp(tunnel.ref, tunnel.reply_to, "http"))
         for item in tunnel.waiting:
             if isinstance(item, UpgradeRequest):
                 events += self.ws_upgrade(item)

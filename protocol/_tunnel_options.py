@@ -3,7 +3,7 @@
 Both are Gun 2.x's maps, validated in the caller like every other option
 (`OptionsError` naming the key), into frozen values the connection reads:
 
-- `Destination` (``gun.connect(conn, destination)``): ``host``, ``port``
+- `TunnelDestination` (``gun.connect(conn, destination)``): ``host``, ``port``
   (1080, Gun's default), ``username`` / ``password`` (Basic
   ``proxy-authorization``), ``transport`` (``"tcp"``; ``"tls"`` runs TLS to
   the origin inside the tunnel, verified against ``host``), ``tls_opts``,
@@ -25,7 +25,7 @@ from gunpy.protocol._options_base import OptionsError, Timeout, check_timeout
 
 
 @dataclass(frozen=True)
-class Destination:
+class TunnelDestination:
     """The far end of a tunnel: the origin the requests go to once it is up."""
 
     host: str
@@ -42,7 +42,7 @@ class Destination:
 class SocksOptions:
     """A SOCKS5 proxy between the socket and the origin (``("socks", opts)``)."""
 
-    destination: Destination
+    destination: TunnelDestination
     auth: tuple[Any, ...] = ("none",)
     version: int = 5
 
@@ -50,7 +50,7 @@ class SocksOptions:
 _COMMON = {"host", "port", "transport", "tls_opts", "tls_handshake_timeout", "protocols"}
 
 
-def check_destination(value: object, scope: str = "destination") -> Destination:
+def check_destination(value: object, scope: str = "destination") -> TunnelDestination:
     """Validate ``gun.connect``'s destination (Gun's map); raise `OptionsError`."""
     return _destination(value, scope, _COMMON | {"username", "password"})
 
@@ -77,7 +77,7 @@ def check_socks_options(value: object, scope: str = "protocols.socks") -> SocksO
     return SocksOptions(destination, tuple(auth), version)
 
 
-def _destination(value: object, scope: str, allowed: set[str]) -> Destination:
+def _destination(value: object, scope: str, allowed: set[str]) -> TunnelDestination:
     if not isinstance(value, Mapping):
         raise OptionsError(scope, value, "must be a dict")
     for key in value:
@@ -116,4 +116,4 @@ def _destination(value: object, scope: str, allowed: set[str]) -> Destination:
     protocols = value.get("protocols", ["http"])
     if not isinstance(protocols, list | tuple) or list(protocols) != ["http"]:
         raise OptionsError(f"{scope}.protocols", protocols, 'only ["http"] (HTTP/1.1)')
-    return Destination(**values)
+    return TunnelDestination(**values)

@@ -57,3 +57,17 @@ def no_message_about(conn: object, box: Mailbox | None = None) -> bool:
     """True if nothing about ``conn`` is queued (call once the connection is dead)."""
     box = Mailbox.current() if box is None else box
     return not any(type(m) is tuple and conn in m for m in box.messages())
+
+
+def open_for_pipeline(port: int, opts: dict[str, Any] | None = None) -> ConnectionRef:
+    """``gun.open`` with retry 0 and a monitor, not awaited: requests made next wait for
+    the connection and are all taken at once when it is up.
+
+    For tests of requests behind one that ends the connection: on a connection
+    already up, the server could answer the first (and the connection end)
+    before the actor took the next, which then nobody answers (in Gun too).
+    """
+    conn = gun.open("127.0.0.1", port, {"retry": 0, **(opts or {})})
+    monitor(conn)
+    return conn
+

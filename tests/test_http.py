@@ -28,7 +28,7 @@ from gunpy.protocol import (
     gun_data_h,
 )
 from tests.aiohttp_peer import AiohttpServer
-from tests.helpers import WAIT, exit_reason, receive
+from tests.helpers import WAIT, exit_reason, open_for_pipeline, receive
 from tests.peers import ClosedPort, LeakCheck, wait_for
 
 WS_ONLY = ("badstate", "This connection only accepts Websocket frames.")
@@ -250,8 +250,7 @@ def test_requests_pipelined_behind_a_connection_close_get_closing(port: int) -> 
 
 
 def test_a_request_saying_connection_close_is_the_last_one(port: int) -> None:
-    conn = _open(port)
-    monitor(conn)
+    conn = open_for_pipeline(port)
     last = gun.get(conn, "/hello", {"connection": "close"})
     behind = gun.get(conn, "/hello")
     assert _answer(conn, last)[2] == b"hello /hello"
@@ -429,8 +428,7 @@ def http10_port() -> Iterator[int]:
 
 
 def test_http_1_0_answers_one_request_then_the_connection_ends(http10_port: int) -> None:
-    conn = _open(http10_port, {"http_opts": {"version": "HTTP/1.0"}})
-    monitor(conn)
+    conn = open_for_pipeline(http10_port, {"http_opts": {"version": "HTTP/1.0"}})
     ref, behind = gun.get(conn, "/sized"), gun.get(conn, "/second")
     assert _answer(conn, ref)[::2] == (200, b"hello /sized")
     assert receive("gun_error", conn) == ("gun_error", conn, behind, "closing")

@@ -11,7 +11,7 @@ import pytest
 
 from gunpy.actors import ConnectionRef, Mailbox, gun, monitor
 from tests.aiohttp_peer import AiohttpServer
-from tests.helpers import WAIT, exit_reason, no_message_about, open_ws, receive
+from tests.helpers import WAIT, exit_reason, no_message_about, open_for_pipeline, open_ws, receive
 from tests.peers import (
     ClosedPort,
     EchoServer,
@@ -255,7 +255,7 @@ def test_http1_request_connection_close(aiohttp_server: AiohttpServer) -> None:
 
 
 def test_http1_request_connection_close_pipeline(aiohttp_server: AiohttpServer) -> None:
-    conn = _open_http(aiohttp_server.port, {"retry": 0})
+    conn = open_for_pipeline(aiohttp_server.port)  # the three are taken at once
     ref1 = gun.get(conn, "/hello", {"connection": "close"})
     ref2 = gun.get(conn, "/hello")
     ref3 = gun.get(conn, "/hello")

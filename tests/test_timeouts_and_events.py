@@ -1,4 +1,4 @@
-"""Per-attempt timeouts (connect, TLS, domain lookup), Gun's event handler and trace."""
+"""Per-attempt timeouts (connect, TLS, domain lookup) and trace (events: ``test_events.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gunpy.actors import gun
-from tests.helpers import WAIT, exit_reason, open_ws
+from tests.helpers import WAIT, open_ws
 from tests.peers import EchoServer, LeakCheck, RawServer
 
 
@@ -60,32 +60,6 @@ def test_domain_lookup_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
         assert gun.await_up(conn, WAIT) == ("error", ("down", ("shutdown", "timeout")))
     finally:
         release.set()
-
-
-class Recorder:
-    """A Gun event handler: each callback appends its name to the state."""
-
-    def __getattr__(self, name: str) -> Any:
-        def callback(event: dict[str, Any], state: list[str]) -> list[str]:
-            return [*state, name]
-
-        return callback
-
-
-def test_event_handler_sees_the_lifecycle(echo_server: EchoServer) -> None:
-    recorder = Recorder()
-    conn, ref, _ = open_ws(echo_server.port, opts={"event_handler": (recorder, [])})
-    events = gun.info(conn)["event_handler_state"]
-    assert events == [
-        "init",
-        "domain_lookup_start",
-        "connect_start",
-        "connect_end",
-        "ws_upgrade",
-        "protocol_changed",
-    ]
-    gun.ws_send(conn, ref, "close")
-    assert exit_reason(conn) == "normal"
 
 
 def test_trace_logs_what_the_connection_handles(

@@ -67,6 +67,7 @@ from gunpy.supervision._gun_sup import gun_conns_sup
 from gunpy.supervision._supervisor import start_child, terminate_child
 
 __all__ = [
+    "AwaitTimeout",
     "ConnectionRef",
     "InvalidRequest",
     "InvalidRequestHeader",
@@ -273,11 +274,34 @@ def _is(message: object, tag: str, size: int) -> bool:
     return type(message) is tuple and len(message) == size and message[0] == tag
 
 
+class AwaitTimeout(str):
+    """The ``"timeout"`` of ``("error", "timeout")``, knowing why the connection is not up.
+
+    It is the string ``"timeout"`` (so Gun's pattern ``("error", "timeout")``
+    matches it) with ``last_failure``: the reason the last connection attempt
+    failed (``"econnrefused"``, ``("tls_error", why)``...), None if none failed.
+    """
+
+    last_failure: object = None
+
+    def __new__(cls, last_failure: object = None) -> AwaitTimeout:
+        self = super().__new__(cls, "timeout")
+        self.last_failure = last_failure
+        return self
+
+    def __repr__(self) -> str:
+        return f"AwaitTimeout(last_failure={self.last_failure!r})"
+
+
 def await_up(
     conn: ConnectionRef, timeout: float = 5.0, mailbox: Mailbox | None = None
 ) -> tuple[Any, ...]:
     """Wait for ``gun_up``: ``("ok", protocol)``, ``("error", ("down", reason))`` or
     ``("error", "timeout")``. Other messages stay queued.
+
+    The ``"timeout"`` is an `AwaitTimeout`: equal to ``"timeout"``, with the
+    last failed attempt's reason in ``.last_failure`` (Gun's retries may hide
+    it for a while: every failed attempt is also logged on the ``gunpy`` logger).
     """
     box = Mailbox.current() if mailbox is None else mailbox
     mref = monitor(conn, box)
@@ -288,10 +312,16 @@ def await_up(
     try:
         message = box.receive(match, timeout)
     except TimeoutError:
-        return ("error", "timeout")
+        message = None
     finally:
         demonitor(mref)
         box.flush(lambda m: _is(m, "DOWN", 5) and m[1] is mref)
+    if message is None:
+        try:
+            last_failure = info(conn, 1.0).get("last_failure")
+        except Exception:  # gone meanwhile, or too busy to answer: no reason to add
+            last_failure = None
+        return ("error", AwaitTimeout(last_failure))
     if message[0] == "gun_up":
         return ("ok", message[2])
     return ("error", ("down", message[4]))

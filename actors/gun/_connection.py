@@ -71,6 +71,7 @@ from gunpy.supervision._retry import RetryFunError
 
 BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
 trace: Final = logging.getLogger("gunpy.trace")
+logger: Final = logging.getLogger("gunpy")
 _UNHANDLED: Final = object()
 
 
@@ -140,6 +141,7 @@ class ConnectionActor(ConnectionBase):
             case Phase(io, "connecting") if io is self.io:
                 self._disarm("lookup")
                 self.state = StateName.CONNECTING
+                self._event("domain_lookup_end", host=self.host, port=self.port)
                 self._event("connect_start", host=self.host, port=self.port)
             case Timeout("lookup"):
                 # getaddrinfo cannot be interrupted: the attempt is abandoned, its events stale.
@@ -153,7 +155,9 @@ class ConnectionActor(ConnectionBase):
         match message:
             case Phase(io, "initial_tls_handshake") if io is self.io:
                 self.state = StateName.INITIAL_TLS_HANDSHAKE
-                self._event("tls_handshake_start", server_name=self.host)
+                self._event("connect_end", host=self.host, port=self.port)
+                self._event("tls_handshake_start", server_name=self.host,
+                            tls_opts=self.opts.tls_opts)
             case _:
                 return self._attempting(message)
         return None
@@ -166,11 +170,13 @@ class ConnectionActor(ConnectionBase):
         """What the three attempt states do alike: the attempt ends, commands wait."""
         match message:
             case Connected(io, sockname) if io is self.io:
+                tls = self.state is StateName.INITIAL_TLS_HANDSHAKE
                 self.state = StateName.CONNECTED
                 self.sockname = sockname
                 self.conn._channel.io = io
                 protocol = "socks" if self.opts.socks is not None else "http"
-                self._event("connect_end", sockname=sockname, protocol=protocol)
+                self._event("tls_handshake_end" if tls else "connect_end",
+                            host=self.host, port=self.port, sockname=sockname, protocol=protocol)
                 self.send_owner(gun_up(self.conn, protocol))
                 self._arm_http_keepalive()
                 postponed, self.postponed = self.postponed, []
@@ -178,7 +184,10 @@ class ConnectionActor(ConnectionBase):
                     self.handle_message(command)
             case AttemptFailed(io, reason) if io is self.io:
                 self.io = None
-                self._retry_or_exit(reason)
+                failed = {StateName.DOMAIN_LOOKUP: "domain_lookup_end",
+                          StateName.CONNECTING: "connect_end"}.get(self.state, "tls_handshake_end")
+                self._event(failed, host=self.host, port=self.port, error=reason)
+                self._retry_or_exit(reason, attempt=True)
             case _:
                 return self._not_live(message)
         return None
@@ -302,7 +311,8 @@ class ConnectionActor(ConnectionBase):
 
     def _start_attempt(self) -> None:
         self.state = StateName.DOMAIN_LOOKUP
-        self.io = SocketIO(self.actor_ref, self.conn, self.host, self.port, self.opts)
+        self.io = SocketIO(self.actor_ref, self.conn, self.host, self.port, self.opts,
+                           self.events)
         self._event("domain_lookup_start", host=self.host, port=self.port)
         timeout = self.opts.domain_lookup_timeout
         if timeout != "infinity":
@@ -313,10 +323,16 @@ class ConnectionActor(ConnectionBase):
         io, self.io = self.io, None
         if io is not None:
             io.abort()  # it ends when getaddrinfo returns
-        self._retry_or_exit(reason)
+        self._retry_or_exit(reason, attempt=True)
 
-    def _retry_or_exit(self, reason: object) -> None:
-        """Into Gun's not_connected state: wait for the next attempt, or stop."""
+    def _retry_or_exit(self, reason: object, attempt: bool = False) -> None:
+        """Into Gun's not_connected state: wait for the next attempt, or stop.
+
+        A failed ``attempt`` (lookup, connect, TLS) is logged at WARNING on the
+        ``gunpy`` logger, and kept for `gun.await_up`'s timeout answer.
+        """
+        if attempt:
+            self.last_failure = reason
         if self.stop_reason is not None:
             self.exit(self.stop_reason)
             return
@@ -325,6 +341,10 @@ class ConnectionActor(ConnectionBase):
         except RetryFunError as exc:
             self.exit(("shutdown", ("retry_fun", str(exc))))
             return
+        if attempt:
+            then = "giving up" if delay is None else f"next attempt in {delay:.3f} s"
+            logger.warning("gun %s:%s: connection attempt failed: %r; %s, %d retries left",
+                           self.host, self.port, reason, then, self.retry.retries_left)
         if delay is None:
             self.exit("normal" if reason == "normal" else ("shutdown", reason))
             return

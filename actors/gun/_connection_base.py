@@ -15,6 +15,7 @@ from gunpy.actors._mailbox import sender_for
 from gunpy.actors._process import ProcessActor
 from gunpy.actors._scheduler import ActorTimers
 from gunpy.actors.gun._commands import Timeout
+from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._io import SocketIO
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import OpenOptions, Ref, StateName
@@ -44,18 +45,15 @@ class ConnectionBase(ProcessActor):
         self.postponed: list[object] = []
         self.stop_reason: object = None  # set by shutdown / owner death
         self.timers = ActorTimers(self.actor_ref.tell, Timeout)
-        self.event_state: Any = opts.event_handler[1] if opts.event_handler else None
+        self.events = EventSink(opts.event_handler)  # shared with each attempt's I/O
+        self.last_failure: object = None  # the last failed attempt's reason
 
     # -- event handler -----------------------------------------------------------------
 
     def _event(self, name: str, **event: Any) -> None:
         """Gun's event handler: ``handler.name(event_dict, state) -> state``, if defined."""
-        if self.opts.event_handler is None:
-            return
-        handler, _ = self.opts.event_handler
-        callback = getattr(handler, name, None)
-        if callback is not None:
-            self.event_state = callback(event, self.event_state)
+        if self.events.active:
+            self.events.emit(name, event)
 
     # -- timers ------------------------------------------------------------------------
 
@@ -83,8 +81,9 @@ class ConnectionBase(ProcessActor):
             "intermediaries": [],
             "cookie_store": self.opts.cookie_store,
             "event_handler": self.opts.event_handler[0] if self.opts.event_handler else None,
-            "event_handler_state": self.event_state,
+            "event_handler_state": self.events.state,
             "retries_left": self.retry.retries_left,
+            "last_failure": self.last_failure,
         }
         if protocol is not None:
             info["protocol"] = protocol

@@ -39,6 +39,7 @@ from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
+from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
 from gunpy.actors.gun._transport import (
     send_timeout_of,
@@ -54,6 +55,7 @@ from gunpy.protocol import (
     Deliver,
     EncodedFrame,
     Event,
+    Notify,
     OpenOptions,
     Refused,
     SendOutcome,
@@ -74,9 +76,11 @@ class SocketIO(AttemptSteps, TunnelIO):
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
-        self, actor_ref: pykka.ActorRef[Any], conn: Any, host: str, port: int, opts: OpenOptions
+        self, actor_ref: pykka.ActorRef[Any], conn: Any, host: str, port: int, opts: OpenOptions,
+        events: EventSink | None = None,
     ) -> None:
         self.actor_ref = actor_ref
+        self.events = events or EventSink(None)
         self.conn = conn
         self.host = host
         self.port = port
@@ -95,6 +99,7 @@ class SocketIO(AttemptSteps, TunnelIO):
             opts.cookie_store,
             opts.http_opts,
             opts.socks,
+            notify=self.events.active,
         )
         self.tunnel_tls: TlsLayer | None = None  # the origin's TLS inside a tunnel
         self._tunnel_timer: LoopTimer | None = None
@@ -158,6 +163,8 @@ class SocketIO(AttemptSteps, TunnelIO):
             behind = sent and (bool(self.out) or self._abort_reason is not None)
         if behind:
             self._kick()
+        if self.events.active and sent:  # outside the lock: a callback may call gun
+            self._dispatch(self.proto.sent_frame_events(encoded))
         if outcome is SendOutcome.CLOSE_SENT:
             self._tell(ClosingStarted(self, closing_timeout))
         return outcome
@@ -434,6 +441,8 @@ class SocketIO(AttemptSteps, TunnelIO):
                     traced_batch(traced(sender_for(to)))(messages)
                 else:  # from the loop: with the turn's others, in one wake-up
                     self.loop.deliver(to, messages)
+            elif event.__class__ is Notify:
+                self.events.emit(event.name, event.event)
             elif isinstance(event, Upgraded):
                 self._tell(WsUp(self, event.ref))
             elif isinstance(event, CloseSent):
