@@ -1,7 +1,7 @@
 """(g) permessage-deflate: gunpy against the websockets sync client, same payload, same server.
 
 Both clients offer permessage-deflate with their defaults (gunpy: Gun's offer,
-zlib level 6, 15 window bits, mem_level 8; websockets: 12 window bits,
+zlib level 6, 15 window bits, mem_level 5; websockets: the same window and
 mem_level 5) to the bench server, which agrees with
 ``server_no_context_takeover``. Receive: the server blasts one ~1 KiB JSON
 message compressed (the same frame again and again). Send: each client sends
