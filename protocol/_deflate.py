@@ -8,7 +8,8 @@ keeping or resetting the LZ77 context as agreed.
 
 Memory is the cost of compression: a zlib compressor takes about
 ``2 ** (window_bits + 2) + 2 ** (mem_level + 9)`` bytes (144 KiB at 15 bits and
-the default mem_level 5, 256 KiB at zlib's 8) and an inflater ``2 ** window_bits`` plus about 7 KiB. With
+the default mem_level 5, 256 KiB at zlib's 8) and an inflater
+``2 ** window_bits`` plus about 7 KiB. With
 ``client_no_context_takeover`` the compressor exists only while a message is
 compressed, and with ``server_no_context_takeover`` the inflater only while a
 message is inflated, so an idle connection holds neither.
