@@ -14,7 +14,7 @@ WANT="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "== installing gunpy and its test tools into .venv"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    "$VENV/bin/python" -m pip install -q -e '.[test,docs]'
     echo "$WANT" > "$STAMP"
 fi
 # mypy cannot follow the editable install's import hook: give it the package

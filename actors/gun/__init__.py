@@ -6,10 +6,11 @@ milliseconds; ``timeout`` arguments of the ``await`` functions are seconds,
 as everywhere in Python. Messages arrive in the owner's mailbox as tuples::
 
     conn = gun.open("example.com", 443)
-    ("ok", "http") == gun.await_up(conn)
+    assert gun.await_up(conn) == ("ok", "http")
     ref = gun.ws_upgrade(conn, "/chat")
-    ("upgrade", ["websocket"], headers) = gun.await_(conn, ref)
-    gun.ws_send(conn, ref, ("text", "hello"))
+    match gun.await_(conn, ref):
+        case ("upgrade", ["websocket"], headers):
+            gun.ws_send(conn, ref, ("text", "hello"))
 
 Where Gun sends stream messages to the calling process, gunpy sends them to
 the connection's owner (or ``ws_opts["reply_to"]``): a plain Python thread
@@ -214,6 +215,7 @@ def update_flow(conn: ConnectionRef, ref: Ref, increment: int) -> None:
 
     A no-op unless the stream has flow control (``ws_opts["flow"]`` for a
     WebSocket; ``req_opts["flow"]`` or ``http_opts["flow"]`` for a request).
+    Raises ValueError unless ``increment`` is a positive int.
     """
     if not isinstance(increment, int) or increment <= 0:
         raise ValueError("update_flow needs a positive integer")

@@ -60,7 +60,7 @@ class Backoff:
     """Consecutive failures and the earliest time of the next attempt.
 
     The client's thread records failures; the connection's thread reads
-    `remaining_ms` in `retry_fun` (a float, written whole).
+    `remaining` in `retry_fun` (a float, written whole).
     """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
