@@ -21,19 +21,24 @@ def test_readme_renders_without_warnings() -> None:
     )
 
 
-def test_the_tour_runs_against_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
+def tour_code(port: int) -> str:
+    """The README's tour, pointed at 127.0.0.1:``port``."""
     tour = re.search(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", README)
     assert tour is not None
-    code = "\n".join(line[3:] for line in tour.group(1).splitlines())
+    return "\n".join(line[3:] for line in tour.group(1).splitlines()).replace("8080", str(port))
 
-    def echo_then_close(ws: ServerConnection) -> None:
-        for _ in range(2):  # the text and the binary message; the ping is answered
-            ws.send(ws.recv())
-        ws.close(1000, "tour over")
 
+def echo_then_close(ws: ServerConnection) -> None:
+    """The tour's server: echo the text and the binary message, then close."""
+    for _ in range(2):  # the ping is answered by the library
+        ws.send(ws.recv())
+    ws.close(1000, "tour over")
+
+
+def test_the_tour_runs_against_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
     server = EchoServer(handler=echo_then_close)
     try:
-        exec(code.replace("8080", str(server.port)), {})
+        exec(tour_code(server.port), {})
     finally:
         server.stop()
     printed = capsys.readouterr().out

@@ -19,6 +19,7 @@ the signal's number (130 for Ctrl-C) when interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import signal
 import ssl
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "connection fails, 2 for a bad command line, 128+N after signal N.",
     )
     add = parser.add_argument
+    add("--version", action="version", version=f"gunpy {_version()}")
     add("url", help="ws://host[:port]/path[?query] or wss://... (ports 80 and 443 by default)")
     add("-H", "--header", dest="headers", action="append", type=_header, default=[],
         metavar="'NAME: VALUE'", help="a header for the upgrade request (repeatable)")
@@ -177,6 +179,13 @@ def parse_settings(
         tuples=args.tuples, quiet=args.quiet, timeout=args.timeout, eof_wait=args.eof_wait,
         proxy=proxy,
     )
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("gunpy")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "(not installed)"
 
 
 def _why(exc: Exception) -> str:
