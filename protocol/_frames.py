@@ -9,9 +9,10 @@ an `Inflater` (permessage-deflate agreed) a message whose first frame has
 RSV1 set is inflated frame by frame, bounded by ``max_frame_size`` as it
 inflates, and validated as it inflates.
 
-`encode_frame` is the send half; websocket-client's ``ABNF`` does the framing
-and masking, gunpy adds the checks Gun forgets (control payloads of at most
-125 bytes, sendable close codes).
+`encode_frame` is the send half: `masked_frame` writes the header and masks
+the payload with websocket-client's ``ABNF.mask``; gunpy adds the checks Gun
+forgets (control payloads of at most 125 bytes, sendable close codes), and
+`compressed_frame` compresses messages when permessage-deflate is agreed.
 """
 
 from __future__ import annotations
