@@ -17,6 +17,12 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install -q -e '.[test,docs]'
     echo "$WANT" > "$STAMP"
 fi
+# Node's ws, a third WebSocket server for the interop tests (skipped without npm).
+if command -v npm > /dev/null && [ ! -d "$VENV/node/node_modules/ws" ]; then
+    echo "== installing Node's ws into .venv/node"
+    npm install --silent --no-audit --no-fund --prefix "$VENV/node" ws@8 > /dev/null \
+        || echo "== npm could not install ws: its interop tests will be skipped"
+fi
 # mypy cannot follow the editable install's import hook: give it the package
 # layout through symlinks instead.
 TYPECHECK="$VENV/typecheck/gunpy"

@@ -1,4 +1,4 @@
-"""permessage-deflate against real servers: websockets' and aiohttp's.
+"""permessage-deflate against real servers: websockets', aiohttp's and Node's ws.
 
 ``ws_opts`` ``compress`` offers it, the server decides; what it agreed is in
 the ``gun_upgrade`` headers, messages go compressed both ways, and the
@@ -9,9 +9,13 @@ honoured for many messages in a row, which only a real peer's codec checks.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.sync.server import ServerConnection
 
@@ -164,3 +168,37 @@ def test_an_extension_answered_to_no_offer_still_fails() -> None:
         result = gun.await_(conn, ref, WAIT)
         assert result[0] == "error" and "never offered" in result[1][1][1], result
         gun.close(conn)
+
+
+NODE_WS = Path(__file__).resolve().parent.parent / ".venv" / "node" / "node_modules" / "ws"
+NODE_ECHO = """
+const { WebSocketServer } = require(process.argv[1]);
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true });
+wss.on("listening", () => console.log("port", wss.address().port));
+wss.on("connection", (ws, req) => {
+  ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not NODE_WS.is_dir(),
+                    reason="needs Node.js and its ws package (scripts/_bootstrap.sh installs it)")
+def test_nodes_ws_server_agrees_and_echoes_compressed() -> None:
+    node = subprocess.Popen(["node", "-e", NODE_ECHO, str(NODE_WS)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert node.stdout is not None
+        port = int(node.stdout.readline().split()[1])
+        with FaultProxy(port) as proxy:
+            conn, ref, answer = _upgrade(proxy.port)
+            assert (_extension(answer[2]) or "").startswith("permessage-deflate"), answer
+            before = list(proxy.forwarded)
+            _echo_round(conn, ref, [("text", JSON), ("binary", BINARY), ("text", "tiny")])
+            down = proxy.forwarded[1] - before[1]
+            assert down < (len(JSON) + len(BINARY)) / 5, down  # Node compressed its echoes
+            gun.close(conn)
+    finally:
+        node.kill()
+        node.wait(WAIT)
+        if node.stdout is not None:
+            node.stdout.close()
