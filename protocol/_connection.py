@@ -24,6 +24,7 @@ processed except the close that ends the handshake.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http.cookiejar import CookieJar
 from typing import Any
 
@@ -164,39 +165,28 @@ class ClientConnection(TunnelSteps):
     # -- HTTP ---------------------------------------------------------------------------
 
     def request(self, request: HttpRequest | ConnectRequest) -> list[Event]:
-        """A request (``gun.get``..., or ``gun.connect``): pipelined by `Http1Client`'s rules.
-
-        While a tunnel is being set up it waits, and goes through the tunnel.
-        """
-        refused = self._not_http(request)
-        if refused is not None:
-            return refused
-        if self.tunnel is not None:
-            self.tunnel.waiting.append(request)
-            return []
-        return self._http_done(self._http.request(request))
+        """A request (``gun.get``..., or ``gun.connect``): pipelined by `Http1Client`'s rules."""
+        return self._take(request, self._http.request)
 
     def ws_upgrade(self, request: UpgradeRequest) -> list[Event]:
-        """An upgrade: written once the answers before it are in (and the tunnel is up)."""
-        refused = self._not_http(request)
-        if refused is not None:
-            return refused
-        if self.tunnel is not None:
-            self.tunnel.waiting.append(request)
-            return []
-        return self._http_done(self._http.ws_upgrade(request))
+        """An upgrade: written once the answers before it are in."""
+        return self._take(request, self._http.ws_upgrade)
 
     def data(self, part: DataPart) -> list[Event]:
         """The next part of a request body (also while closing: the body must end)."""
         if self.ws_ref is None and self.state is ConnState.CLOSING:
             return self._http_done(self._http.data(part))
-        refused = self._not_http(part)
+        return self._take(part, self._http.data)
+
+    def _take(self, command: Any, send: Callable[[Any], list[Event]]) -> list[Event]:
+        """Refuse ``command``, keep it for the tunnel being set up, or ``send`` it now."""
+        refused = self._not_http(command)
         if refused is not None:
             return refused
-        if self.tunnel is not None:
-            self.tunnel.waiting.append(part)
+        if self.tunnel is not None:  # it goes through the tunnel once that is up
+            self.tunnel.waiting.append(command)
             return []
-        return self._http_done(self._http.data(part))
+        return self._http_done(send(command))
 
     def cancel(self, ref: Ref, reply_to: object) -> list[Event]:
         """Stop delivering stream ``ref`` (Gun's ``cancel``)."""

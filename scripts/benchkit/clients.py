@@ -218,8 +218,11 @@ def throughput(n: int, size: int, wall: float, cpu: float, unit: str) -> Result:
     return Result(value, wall, cpu, n, {"msg_per_s": n / wall, "mb_per_s": n * size / wall / 1e6})
 
 
-def recv_gunpy(ctx: Ctx, n: int, size: int, unit: str) -> Result:
-    conn, ref = gunpy_upgrade(ctx.server.port, f"/blast?size={size}&n={n}")
+def recv_gunpy(ctx: Ctx, n: int, size: int, unit: str, query: str = "",
+               opts: dict[str, Any] | None = None) -> Result:
+    """One blast of ``n`` messages of ``size`` bytes (``query``: more of the blast's
+    parameters, such as ``deflate=1``; ``opts``: ``gun.open``'s)."""
+    conn, ref = gunpy_upgrade(ctx.server.port, f"/blast?size={size}&n={n}{query}", opts)
     receive = Mailbox.current().receive
     try:
         with Watchdog(ctx.limit, lambda: gun.close(conn)):

@@ -17,6 +17,7 @@ import time
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websockets_connect
 
+from benchkit import clients
 from benchkit.clients import (
     Ctx,
     Result,
@@ -48,38 +49,13 @@ def _websockets(url: str) -> ClientConnection:
 
 
 def recv_gunpy(ctx: Ctx, n: int) -> Result:
-    conn, ref = gunpy_upgrade(ctx.server.port, f"/blast?deflate=1&n={n}", COMPRESS)
-    receive = Mailbox.current().receive
-    try:
-        with Watchdog(ctx.limit, lambda: gun.close(conn)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            gun.ws_send(conn, ref, ("text", "go"))
-            for _ in range(n):
-                message = receive(None, 10.0)
-                if message[0] != "gun_ws":
-                    expect_gun_ws(message)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if message[3] != ("text", JSON_MESSAGES[0]):
-                raise BenchError(f"gunpy: got {message!r}"[:200])
-    finally:
-        gunpy_close(conn)
-    return throughput(n, SIZE, wall, cpu, "msg/s")
+    return clients.recv_gunpy(ctx, n, SIZE, "msg/s", "&deflate=1", COMPRESS)
 
 
 def recv_websockets(ctx: Ctx, n: int) -> Result:
     ws = _websockets(ctx.server.url + f"/blast?deflate=1&n={n}")
-    try:
-        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            ws.send("go")
-            for _ in range(n):
-                data = ws.recv()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if data != JSON_MESSAGES[0]:
-                raise BenchError(f"websockets: got {data!r}"[:200])
-    finally:
-        ws.close()
-    return throughput(n, SIZE, wall, cpu, "msg/s")
+    return clients.recv_blocking(ctx, n, SIZE, "msg/s", ws, lambda: websockets_abort(ws),
+                                 "websockets")
 
 
 def _sent(n: int, done: object, wall: float, cpu: float, name: str) -> Result:
