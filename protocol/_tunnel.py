@@ -84,7 +84,6 @@ class TunnelSteps:
         def data(self, part: DataPart) -> list[Event]: ...
         def receive_data(self, data: bytes) -> list[Event]: ...
 
-
     def _tunnel_opened(self, events: list[Event], stream: Stream,
                        switched: Switched) -> list[Event]:
         """A CONNECT's 2xx: the proxy's answer, then the origin is who we speak to."""
