@@ -40,7 +40,7 @@ from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
 from gunpy.actors.gun._event_sink import EventSink
-from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, OutBuffer
+from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, SEND_CHUNK, OutBuffer
 from gunpy.actors.gun._transport import (
     send_timeout_of,
     socket_error_reason,
@@ -212,6 +212,21 @@ class SocketIO(AttemptSteps, TunnelIO):
             data = layer.data_to_send()
         if not data or (self.stage is not Stage.OPEN and self.stage is not Stage.DRAINING):
             return  # not connected yet (nothing to send) or gone (nothing to send to)
+        sock = self.sock
+        if not self.out and len(data) <= SEND_CHUNK and sock.__class__ is socket.socket:
+            # The common case: nothing waits and the socket takes it all in one call
+            # (TLS sockets go through the OutBuffer, which retries them as OpenSSL asks).
+            try:
+                sent = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                if self._abort_reason is None:
+                    self._abort_reason = socket_error_reason(exc)
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
         was_empty = not self.out
         self.out.append(data)
         if was_empty:
