@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import ipaddress
 import itertools
 import logging
 import selectors
@@ -89,16 +88,22 @@ def numeric_address(host: str, port: int) -> list[AddrInfo] | None:
     """``getaddrinfo``'s answer for an IP literal, without a lookup; None for a name."""
     if "%" in host:
         return None  # a scoped IPv6 address: getaddrinfo knows the interface
-    bracketed = host.startswith("[") and host.endswith("]")
-    try:
-        ip = ipaddress.ip_address(host[1:-1] if bracketed else host)
-    except ValueError:
-        return None
-    if bracketed and ip.version == 4:
-        return None  # only IPv6 is written in brackets
-    if ip.version == 4:
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(ip), port))]
-    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(ip), port, 0, 0))]
+    # inet_pton/inet_ntop: the canonical text without ipaddress's cost (one open each).
+    families: tuple[socket.AddressFamily, ...]
+    if host.startswith("[") and host.endswith("]"):
+        families = (socket.AF_INET6,)  # only IPv6 is written in brackets
+        host = host[1:-1]
+    else:
+        families = (socket.AF_INET, socket.AF_INET6)
+    for family in families:
+        try:
+            ip = socket.inet_ntop(family, socket.inet_pton(family, host))
+        except (OSError, ValueError):
+            continue
+        if family == socket.AF_INET:
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))]
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port, 0, 0))]
+    return None
 
 
 class IOLoop:

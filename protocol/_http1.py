@@ -154,6 +154,12 @@ def encode_chunk(data: bytes, fin: bool) -> bytes:
     return chunk + b"0\r\n\r\n" if fin else chunk
 
 
+# Shared by every connection of the process (h11 events are immutable, building
+# one costs h11's header validation): opening thousands of connections to one
+# origin builds one.
+_STAND_INS: dict[tuple[str, str, bool], h11.Request] = {}
+
+
 class ResponseReader:
     """The answers of one connection, read in order (see the module doc)."""
 
@@ -161,7 +167,6 @@ class ResponseReader:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_block_size)
         self._expecting = False
         self._method = ""
-        self._stand_ins: dict[tuple[str, str, bool], h11.Request] = {}
 
     @property
     def expecting(self) -> bool:
@@ -177,13 +182,13 @@ class ResponseReader:
         """
         closes = has_token(headers, "connection", "close")
         key = (method, authority, closes)
-        stand_in = self._stand_ins.get(key)
+        stand_in = _STAND_INS.get(key)
         if stand_in is None:  # events are immutable: one per kind of request serves them all
             connection = "upgrade, close" if closes else "upgrade"
             stand_in = h11.Request(method=method, target="/", headers=[
                 ("host", authority), ("connection", connection), ("upgrade", "websocket")])
-            if len(self._stand_ins) < 64:
-                self._stand_ins[key] = stand_in
+            if len(_STAND_INS) < 1024:  # bounded: a process may talk to many origins
+                _STAND_INS[key] = stand_in
         self._h11.send(stand_in)
         self._h11.send(_END)
         self._expecting = True

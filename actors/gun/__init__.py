@@ -30,6 +30,7 @@ from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._process import Exit, demonitor, link, monitor, process_of
 from gunpy.actors.gun._commands import Info, SetOwner, Shutdown, StreamError, WsSend, WsUpgrade
 from gunpy.actors.gun._connection import ConnectionActor
+from gunpy.actors.gun._live import submit
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.actors.gun._requests import (
     cancel,
@@ -173,7 +174,7 @@ def ws_upgrade(
     request = UpgradeRequest(
         Ref(), check_path(path), normalize_headers(headers), options, options.reply_to
     )
-    conn.tell(WsUpgrade(request))
+    submit(conn, WsUpgrade(request))
     return request.ref
 
 
@@ -229,7 +230,7 @@ def shutdown(conn: ConnectionRef) -> None:
 
     The connection exits with reason ``"shutdown"``.
     """
-    conn.tell(Shutdown())
+    submit(conn, Shutdown())
 
 
 def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
@@ -269,7 +270,7 @@ def info(conn: ConnectionRef, timeout: float = 5.0) -> dict[str, Any]:
 def set_owner(conn: ConnectionRef, new_owner: object) -> None:
     """Make ``new_owner`` (an ActorRef or a Mailbox) the owner: it gets gun_up/gun_down."""
     sender_for(new_owner)
-    conn.tell(SetOwner(new_owner))
+    submit(conn, SetOwner(new_owner))
 
 
 def _is(message: object, tag: str, size: int) -> bool:

@@ -79,6 +79,9 @@ class AttemptSteps:
         _phase_timer: LoopTimer | None
         _tls_interest: int
 
+        @property
+        def needs_lookup(self) -> bool: ...
+
         def _settle(self) -> None: ...
         def _finish(self, tell: bool = True) -> None: ...
         def _tell(self, event: object) -> None: ...
@@ -102,7 +105,8 @@ class AttemptSteps:
             self._finish()
             return
         self.stage = Stage.CONNECTING
-        self._tell(Phase(self._me, "connecting"))
+        if self.needs_lookup:  # else the actor started in connecting
+            self._tell(Phase(self._me, "connecting"))
         timeout = seconds(self.opts.connect_timeout)
         if timeout is not None:
             self._phase_timer = self.loop.call_later(timeout, self._timed_out)

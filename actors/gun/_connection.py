@@ -49,6 +49,7 @@ from gunpy.actors.gun._commands import (
 )
 from gunpy.actors.gun._connection_base import ConnectionBase
 from gunpy.actors.gun._io import SocketIO
+from gunpy.actors.gun._live import COUNTED, apply_live
 from gunpy.actors.gun._ref import ConnectionRef, owner_down_reason
 from gunpy.protocol import (
     BADSTATE_NOT_WS,
@@ -69,7 +70,6 @@ from gunpy.protocol._messages import (
 )
 from gunpy.supervision._retry import RetryFunError
 
-BADSTATE_HTTP10: Final = "Websocket cannot be used over an HTTP/1.0 connection."
 trace: Final = logging.getLogger("gunpy.trace")
 logger: Final = logging.getLogger("gunpy")
 _UNHANDLED: Final = object()
@@ -110,6 +110,13 @@ class ConnectionActor(ConnectionBase):
             return self._stream_info(message.ref)
         if isinstance(message, Timeout) and not self.timers.fired(message.kind, message.token):
             return None  # cancelled or re-armed after this one fired
+        try:
+            return self._handle(message)
+        finally:
+            if isinstance(message, COUNTED):  # told by a caller: see `submit`
+                self.conn._channel.applied()
+
+    def _handle(self, message: Any) -> Any:
         result = self._states[self.state](message)
         return self._common(message) if result is _UNHANDLED else result
 
@@ -140,9 +147,7 @@ class ConnectionActor(ConnectionBase):
         match message:
             case Phase(io, "connecting") if io is self.io:
                 self._disarm("lookup")
-                self.state = StateName.CONNECTING
-                self._event("domain_lookup_end", host=self.host, port=self.port)
-                self._event("connect_start", host=self.host, port=self.port)
+                self._connect_started()
             case Timeout("lookup"):
                 # getaddrinfo cannot be interrupted: the attempt is abandoned, its events stale.
                 self._abandon_attempt("timeout")
@@ -173,7 +178,6 @@ class ConnectionActor(ConnectionBase):
                 tls = self.state is StateName.INITIAL_TLS_HANDSHAKE
                 self.state = StateName.CONNECTED
                 self.sockname = sockname
-                self.conn._channel.io = io
                 protocol = "socks" if self.opts.socks is not None else "http"
                 self._event("tls_handshake_end" if tls else "connect_end",
                             host=self.host, port=self.port, sockname=sockname, protocol=protocol)
@@ -181,7 +185,9 @@ class ConnectionActor(ConnectionBase):
                 self._arm_http_keepalive()
                 postponed, self.postponed = self.postponed, []
                 for command in postponed:
-                    self.handle_message(command)
+                    self._handle(command)
+                # Only now may callers go direct: the postponed commands come first.
+                self.conn._channel.io = io
             case AttemptFailed(io, reason) if io is self.io:
                 self.io = None
                 failed = {StateName.DOMAIN_LOOKUP: "domain_lookup_end",
@@ -210,25 +216,8 @@ class ConnectionActor(ConnectionBase):
         io = self.io
         assert io is not None
         match message:
-            case WsUpgrade(request):
-                if request.reply_to is None:
-                    request = request._replace(reply_to=self.owner)
-                if self.opts.http_opts.version == "HTTP/1.0":
-                    error = gun_stream_error(self.conn, request.ref, ("badstate", BADSTATE_HTTP10))
-                    sender_for(request.reply_to)(error)
-                    return None
-                self._event("ws_upgrade", stream_ref=request.ref, reply_to=request.reply_to)
-                io.call(lambda proto: proto.ws_upgrade(request))
-            case Request(http_request):
-                if http_request.reply_to is None:
-                    http_request = http_request._replace(reply_to=self.owner)
-                io.call(lambda proto: proto.request(http_request))
-            case Data(part):
-                if part.reply_to is None:
-                    part = part._replace(reply_to=self.owner)
-                io.call(lambda proto: proto.data(part))
-            case Cancel(ref, reply_to):
-                io.call(lambda proto: proto.cancel(ref, reply_to or self.owner))
+            case WsUpgrade() | Request() | Data() | Cancel():
+                apply_live(io, message, self.owner)
             case NotTaken(_, command):  # from this I/O or an earlier one
                 self._not_taken(command)
             case WsSend(_, _, reply_to):
@@ -300,7 +289,7 @@ class ConnectionActor(ConnectionBase):
                     return None
                 if self.owner_monitor is not None:
                     demonitor(self.owner_monitor)
-                self.owner = owner
+                self.owner = self.conn._channel.owner = owner
                 self.send_owner = sender_for(owner)
                 self.owner_monitor = monitor(owner, watcher=self.actor_ref)
             case ("DOWN", mref, _, _, reason) if mref is self.owner_monitor:
@@ -314,10 +303,18 @@ class ConnectionActor(ConnectionBase):
         self.io = SocketIO(self.actor_ref, self.conn, self.host, self.port, self.opts,
                            self.events)
         self._event("domain_lookup_start", host=self.host, port=self.port)
-        timeout = self.opts.domain_lookup_timeout
-        if timeout != "infinity":
-            self._arm("lookup", timeout / 1000)
+        if self.io.needs_lookup:
+            timeout = self.opts.domain_lookup_timeout
+            if timeout != "infinity":
+                self._arm("lookup", timeout / 1000)
+        else:  # an IP literal or a Unix socket: the lookup is over before it starts
+            self._connect_started()
         self.io.start()
+
+    def _connect_started(self) -> None:
+        self.state = StateName.CONNECTING
+        self._event("domain_lookup_end", host=self.host, port=self.port)
+        self._event("connect_start", host=self.host, port=self.port)
 
     def _abandon_attempt(self, reason: object) -> None:
         io, self.io = self.io, None

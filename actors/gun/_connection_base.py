@@ -35,7 +35,7 @@ class ConnectionBase(ProcessActor):
         self.host = host
         self.port = port
         self.opts = opts
-        self.owner = owner
+        self.owner = conn._channel.owner = owner
         self.send_owner: Callable[[Any], None] = sender_for(owner)
         self.owner_monitor: Ref | None = None
         self.state = StateName.DOMAIN_LOOKUP

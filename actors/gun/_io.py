@@ -35,7 +35,7 @@ from typing import Any
 
 import pykka
 
-from gunpy.actors._io_loop import READ, WRITE, LoopTimer, io_loop
+from gunpy.actors._io_loop import READ, WRITE, AddrInfo, LoopTimer, io_loop, numeric_address
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
@@ -121,15 +121,25 @@ class SocketIO(AttemptSteps, TunnelIO):
         self._error: BaseException = OSError(errno.EHOSTUNREACH, "no address")
         self._done = threading.Event()
         self._traced = opts.trace
+        self._known_address: list[AddrInfo] | None = (
+            [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", opts.unix_path)]
+            if opts.unix_path is not None else numeric_address(host, port))
 
     # -- called from other threads ---------------------------------------------------
+
+    @property
+    def needs_lookup(self) -> bool:
+        """True unless the address is known without ``getaddrinfo`` (an IP, a Unix path).
+
+        Then `Phase` ``"connecting"`` comes once the lookup is done; else never.
+        """
+        return self._known_address is None
 
     def start(self) -> None:
         """Begin the attempt: resolve, then connect on the loop."""
         self.loop.start()
-        if self.opts.unix_path is not None:  # nothing to look up
-            address = (socket.AF_UNIX, socket.SOCK_STREAM, 0, "", self.opts.unix_path)
-            self.loop.call_soon(self._resolved, [address])
+        if self._known_address is not None:
+            self.loop.call_soon(self._resolved, self._known_address)
         else:
             self.loop.resolve(self.host, self.port, self._resolved)
 

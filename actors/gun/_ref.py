@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -19,12 +20,28 @@ class Channel:
     ``io`` is the `SocketIO` of the current attempt while it is connected,
     else None; only the connection actor changes it. ``ws_send`` and
     ``update_flow`` read it from any thread (one attribute read: atomic).
+    ``owner`` is the actor's owner (a request's default reply_to), and
+    ``pending`` counts the commands callers told the actor that it has not
+    applied yet: while any is pending, later ones go through the actor too.
     """
 
-    __slots__ = ("io",)
+    __slots__ = ("_lock", "io", "owner", "pending")
 
     def __init__(self) -> None:
         self.io: SocketIO | None = None
+        self.owner: object = None
+        self.pending = 0
+        self._lock = threading.Lock()
+
+    def told(self) -> None:
+        """A caller is telling the actor a counted command."""
+        with self._lock:
+            self.pending += 1
+
+    def applied(self) -> None:
+        """The actor has applied (or postponed) one counted command."""
+        with self._lock:
+            self.pending -= 1
 
 
 class ConnectionRef:

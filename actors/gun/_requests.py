@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._commands import Cancel, Data, Request, StreamInfo
+from gunpy.actors.gun._live import submit
 from gunpy.actors.gun._ref import ConnectionRef
 from gunpy.protocol import (
     ConnectRequest,
@@ -103,7 +104,7 @@ def _send(
         reply_to,
         flow,
     )
-    conn.tell(Request(request))
+    submit(conn, Request(request))
     return request.ref
 
 
@@ -146,7 +147,7 @@ def data(conn: ConnectionRef, ref: Ref, is_fin: str, data: Body) -> None:
     payload = _bytes(data)
     if not payload and is_fin == "nofin":
         return
-    conn.tell(Data(DataPart(ref, is_fin == "fin", payload, None)))
+    submit(conn, Data(DataPart(ref, is_fin == "fin", payload, None)))
 
 
 def get(conn: ConnectionRef, path: str, headers: HeadersIn | None = None,
@@ -212,7 +213,7 @@ def connect(conn: ConnectionRef, destination: Mapping[str, Any],
     reply_to, _ = _req_opts(req_opts)
     request = ConnectRequest(Ref(), check_destination(destination),
                              normalize_headers(headers), reply_to)
-    conn.tell(Request(request))
+    submit(conn, Request(request))
     return request.ref
 
 
@@ -222,7 +223,7 @@ def cancel(conn: ConnectionRef, ref: Ref) -> None:
     A request not written yet (queued behind others) is dropped instead.
     An unknown ref answers ``("gun_error", conn, ref, ("badstate", why))``.
     """
-    conn.tell(Cancel(ref, None))
+    submit(conn, Cancel(ref, None))
 
 
 def stream_info(conn: ConnectionRef, ref: Ref, timeout: float = 5.0) -> tuple[str, Any]:
