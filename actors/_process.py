@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 
 import pykka
 
+import gunpy.actors._futex_hash as futex_hash
 from gunpy.actors._mailbox import Mailbox, sender_for
 from gunpy.actors._monitors import MonitorSet, poller, remove_monitor
 from gunpy.protocol import Ref
@@ -73,6 +74,7 @@ class ProcessActor(pykka.ThreadingActor):
 
     def __init__(self) -> None:
         super().__init__()
+        futex_hash.fit(threading.active_count() + 1)  # the thread this actor starts
         self.monitors = MonitorSet(self.actor_ref)
         self.exit_reason: object = "normal"
         self._links: set[pykka.ActorRef[Any]] = set()

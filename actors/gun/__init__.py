@@ -248,8 +248,8 @@ def close(conn: ConnectionRef, timeout: float = 10.0) -> None:
         # Gun cannot close an unsupervised connection; gunpy stops it all the same.
         with contextlib.suppress(pykka.ActorDeadError):
             ref.tell(Exit("shutdown"))
-        # Stop the frames now rather than when the actor reads its inbox; the
-        # I/O's Closed event then queues behind Exit, so no gun_down is sent.
+        # Stop the frames now rather than when the actor reads its inbox; a
+        # silent end tells the actor nothing, so no gun_down is sent.
         io = conn._channel.io
         if io is not None:
             io.abort(silent=True)

@@ -431,12 +431,16 @@ class SocketIO(AttemptSteps, TunnelIO):
             self.out.clear()
             self._room.notify_all()
             self.proto.terminate(self._abort_reason or "normal")  # no-op once CLOSED
-            proto = self.proto
-            closed = Closed(self, proto.protocol, proto.close_reason, proto.killed_streams())
-            last_words = proto.close_streams() if was_up and tell and not self._silent else []
+            # Silent: the actor is ending (gun.close, terminate) and hears of nothing.
+            tell = tell and was_up and not self._silent
+            if tell:
+                proto = self.proto
+                closed = Closed(self, proto.protocol, proto.close_reason,
+                                proto.killed_streams())
+                last_words = proto.close_streams()
         self._release_socket()
         self._done.set()
-        if was_up and tell:
+        if tell:
             self._dispatch(last_words)  # Gun's closed errors, before gun_down
             self._tell(closed)
 
