@@ -129,9 +129,10 @@ class SocketIO(AttemptSteps, TunnelIO):
 
     @property
     def needs_lookup(self) -> bool:
-        """True unless the address is known without ``getaddrinfo`` (an IP, a Unix path).
+        """False when the address is known without ``getaddrinfo`` (an IP, a Unix path).
 
-        Then `Phase` ``"connecting"`` comes once the lookup is done; else never.
+        Only an attempt that needs a lookup tells the actor `Phase`
+        ``"connecting"`` when it is done; the others start in connecting.
         """
         return self._known_address is None
 
@@ -417,7 +418,8 @@ class SocketIO(AttemptSteps, TunnelIO):
     # -- the end ---------------------------------------------------------------------
 
     def _finish(self, tell: bool = True) -> None:
-        """Close the socket, stop the timers; a connection that was up reports `Closed`."""
+        """Close the socket, stop the timers; a connection that was up reports `Closed`
+        unless it ended silently (then its actor is ending and hears nothing)."""
         if self.stage is Stage.DONE:
             return
         was_up = self.stage is Stage.OPEN or self.stage is Stage.DRAINING
