@@ -402,8 +402,9 @@ def await_(
     except TimeoutError:
         return ("error", "timeout")
     finally:
-        demonitor(mref)
-        box.flush(lambda m: _is(m, "DOWN", 5) and m[1] is mref)
+        # Still active when removed: its DOWN was never sent, so there is none to flush.
+        if not demonitor(mref):
+            box.flush(lambda m: _is(m, "DOWN", 5) and m[1] is mref)
     return found[-1]
 
 
