@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pytest
 
 from gunpy.actors import ConnectionRef, Mailbox, gun, monitor
+from gunpy.actors._process import process_of
 from gunpy.protocol import (
     InvalidRequestHeader,
     InvalidRequestTarget,
@@ -506,3 +507,21 @@ def test_trailers_from_nodes_http_server() -> None:
         node.wait(WAIT)
         if node.stdout is not None:
             node.stdout.close()
+
+
+def _downs() -> list[Any]:
+    return [m for m in Mailbox.current().messages() if type(m) is tuple and m[0] == "DOWN"]
+
+
+def test_await_leaves_no_monitor_and_no_down_behind(port: int) -> None:
+    conn = _open(port)
+    try:
+        assert _answer(conn, gun.get(conn, "/hello"))[0] == 200
+        process = process_of(conn)
+        assert process is not None and not process.monitors.watched()
+        assert _downs() == []
+    finally:
+        gun.close(conn)
+    # Dead before the await: its DOWN is the answer, and it is not left queued either.
+    assert gun.await_(conn, Ref(), WAIT) == ("error", ("down", "shutdown"))
+    assert _downs() == []
