@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Final, Protocol, TypeAlias
 
 import pykka
 
@@ -17,6 +18,29 @@ from gunpy.actors._monitors import MonitorSet
 logger = logging.getLogger("gunpy")
 
 Match: TypeAlias = Callable[[Any], bool]
+
+SELF_SERVE: Final = hasattr(os, "eventfd")
+"""Whether a waiting `Mailbox` may read its one `Source` itself (Linux: it needs eventfd)."""
+
+
+class Source(Protocol):
+    """Something that fills a mailbox and that the mailbox's waiting thread may
+    read itself instead of sleeping: a connection's socket, served otherwise by
+    the I/O loop (see `Mailbox.attach`).
+
+    Each call comes from the waiting thread, never under the mailbox's lock.
+    """
+
+    def engage(self) -> bool:
+        """Take the reading over from whoever does it now; False if it cannot be now."""
+
+    def serve(self, mailbox: Mailbox, wake_fd: int, timeout: float | None) -> bool:
+        """Wait until the source is readable, ``wake_fd`` is readable or ``timeout``
+        passes; read what came and deliver it. False once the source can no
+        longer be served here (it has then disengaged itself)."""
+
+    def disengage(self) -> None:
+        """Give the reading back (the waiting thread has what it waited for)."""
 
 
 class Mailbox:
@@ -37,6 +61,12 @@ class Mailbox:
         self._queue: deque[Any] = deque()
         self._waiting = 0
         self._removals = 0  # bumped by every removal: a waiting selective receive rescans
+        # Self-serving (see `attach`): the sources, and the eventfd that wakes a
+        # thread waiting in a source's poll rather than on `_cond`.
+        self._sources: list[Source] = []
+        self._wake_fd: int | None = None
+        self._server: int | None = None  # the thread id serving a source now
+        self._wake_pending = False
         self.thread: threading.Thread | None = None
         """The thread whose mailbox this is, for mailboxes made by `current`."""
         self.monitors = MonitorSet(self)
@@ -61,6 +91,8 @@ class Mailbox:
             self._queue.append(message)
             if self._waiting:
                 self._cond.notify()
+            if self._server is not None:
+                self._wake_server()
 
     def send_all(self, messages: list[Any]) -> None:
         """Queue several messages at once, in order: one lock and one wake-up."""
@@ -68,6 +100,81 @@ class Mailbox:
             self._queue.extend(messages)
             if self._waiting:
                 self._cond.notify()
+            if self._server is not None:
+                self._wake_server()
+
+    def wake(self) -> None:
+        """Wake a thread that is serving a source of this mailbox (it looks again)."""
+        with self._cond:
+            if self._server is not None:
+                self._wake_server()
+
+    def _wake_server(self) -> None:
+        # Under _cond. The serving thread's own deliveries need no wake-up.
+        if not self._wake_pending and self._server != threading.get_ident():
+            self._wake_pending = True
+            assert self._wake_fd is not None
+            os.eventfd_write(self._wake_fd, 1)
+
+    # -- self-serving ------------------------------------------------------------------
+
+    def attach(self, source: Source) -> None:
+        """Let a thread waiting in `receive` read ``source`` itself.
+
+        A thread blocked on a condition variable costs one more wake-up per
+        message than one blocked in the socket's own ``poll``: while this
+        mailbox has exactly one source, `receive` engages it and waits in its
+        `Source.serve` (with an eventfd for other senders) instead of sleeping,
+        and gives it back when it returns. With several sources, or none, or
+        where the platform has no eventfd, it sleeps as usual.
+        """
+        with self._cond:
+            if source not in self._sources:
+                self._sources.append(source)
+
+    @property
+    def self_served(self) -> bool:
+        """True while exactly one source is attached: its reads may happen in the
+        thread waiting in `receive`."""
+        return len(self._sources) == 1
+
+    def detach(self, source: Source) -> None:
+        """Undo `attach` (the source is gone); the eventfd goes with the last one."""
+        with self._cond:
+            with contextlib.suppress(ValueError):
+                self._sources.remove(source)
+            self._close_wake_fd()
+
+    def _close_wake_fd(self) -> None:
+        # Under _cond: only while nobody serves, so no poll is left on a closed fd.
+        if not self._sources and self._server is None and self._wake_fd is not None:
+            os.close(self._wake_fd)
+            self._wake_fd, self._wake_pending = None, False
+
+    def _serve(self, source: Source, engaged: list[Source], remaining: float | None) -> bool:
+        """Under _cond: wait in ``source`` instead of on _cond; False if it cannot serve."""
+        if self._wake_fd is None:
+            self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        wake_fd = self._wake_fd
+        self._server = threading.get_ident()
+        self._cond.release()
+        try:
+            if not engaged:
+                if not source.engage():
+                    return False
+                engaged.append(source)
+            if not source.serve(self, wake_fd, remaining):
+                engaged.clear()  # it disengaged itself
+                return False
+            return True
+        finally:
+            self._cond.acquire()
+            self._server = None
+            if self._wake_pending:
+                with contextlib.suppress(BlockingIOError):
+                    os.eventfd_read(wake_fd)
+                self._wake_pending = False
+            self._close_wake_fd()
 
     def receive(self, match: Match | None = None, timeout: float | None = None) -> Any:
         """Remove and return the first queued message that ``match`` accepts.
@@ -76,8 +183,18 @@ class Mailbox:
         (forever if None) and raises `TimeoutError` if nothing matched.
         Messages that do not match stay queued in their order.
         """
+        engaged: list[Source] = []  # the source this call serves, given back at the end
+        try:
+            return self._receive(match, timeout, engaged)
+        finally:
+            if engaged:
+                engaged[0].disengage()
+
+    def _receive(self, match: Match | None, timeout: float | None,
+                 engaged: list[Source]) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
+        may_serve = SELF_SERVE
         with self._cond:
             removals = self._removals
             while True:
@@ -103,6 +220,14 @@ class Mailbox:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError(f"no matching message within {timeout} s")
+                sources = self._sources
+                if may_serve and len(sources) == 1 and self._server is None:
+                    # Served or not, look again first: what came while _cond was released
+                    # woke nobody. A source that could not be served is not asked again
+                    # before the next wake-up.
+                    may_serve = self._serve(sources[0], engaged, remaining)
+                    continue
+                may_serve = SELF_SERVE
                 self._waiting += 1
                 try:
                     self._cond.wait(remaining)

@@ -188,6 +188,7 @@ class ConnectionActor(ConnectionBase):
                     self._handle(command)
                 # Only now may callers go direct: the postponed commands come first.
                 self.conn._channel.io = io
+                io.read_for(self.owner)  # a Mailbox owner's thread may read it while waiting
             case AttemptFailed(io, reason) if io is self.io:
                 self.io = None
                 failed = {StateName.DOMAIN_LOOKUP: "domain_lookup_end",
@@ -292,6 +293,8 @@ class ConnectionActor(ConnectionBase):
                 self.owner = self.conn._channel.owner = owner
                 self.send_owner = sender_for(owner)
                 self.owner_monitor = monitor(owner, watcher=self.actor_ref)
+                if self.io is not None and self.state is StateName.CONNECTED:
+                    self.io.read_for(owner)
             case ("DOWN", mref, _, _, reason) if mref is self.owner_monitor:
                 self._stop_gracefully(owner_down_reason(reason))
         return None  # anything else (stale events, stale timers) is dropped

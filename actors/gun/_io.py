@@ -41,6 +41,7 @@ from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
 from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, SEND_CHUNK, OutBuffer
+from gunpy.actors.gun._owner_reads import OwnerReads
 from gunpy.actors.gun._transport import (
     send_timeout_of,
     socket_error_reason,
@@ -72,7 +73,7 @@ _RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
 DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 
 
-class SocketIO(AttemptSteps, TunnelIO):
+class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
@@ -121,6 +122,7 @@ class SocketIO(AttemptSteps, TunnelIO):
         self._error: BaseException = OSError(errno.EHOSTUNREACH, "no address")
         self._done = threading.Event()
         self._traced = opts.trace
+        self._init_owner_reads()
         self._known_address: list[AddrInfo] | None = (
             [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", opts.unix_path)]
             if opts.unix_path is not None else numeric_address(host, port))
@@ -306,40 +308,34 @@ class SocketIO(AttemptSteps, TunnelIO):
 
     def _read(self) -> None:
         """One read (at most `RECV_SIZE`), fed to the connection; then write, deliver."""
-        sock = self.sock
-        assert sock is not None
-        proto = self.proto
-        error: OSError | None = None
-        if isinstance(sock, ssl.SSLSocket):
-            with self.lock:  # one SSL call at a time: writers use the same SSL object
-                data, error, more = tls_recv(sock, RECV_SIZE)
-            if more:
-                self.loop.again(self)
-        else:
-            try:
-                size = sock.recv_into(_RECV_BUFFER)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                size, error = 0, exc
-            data = _RECV_BUFFER[:size].tobytes()
-        if data is None:
-            return
-        if self._watch_activity:
-            self.last_received = time.monotonic()
-        with self.lock:
-            if self._abort_reason is not None:
-                return  # _settle ends it
-            if data:
-                events = self._receive(data)
-            elif error is not None:
-                proto.terminate(socket_error_reason(error))
-                events = []
+        if not self.read_lock.acquire(blocking=False):
+            return  # the owner's thread is reading (see _owner_reads)
+        try:
+            if self.proto.reading_paused:
+                return  # paused by a read of the owner's since this turn's select
+            sock = self.sock
+            assert sock is not None
+            error: OSError | None = None
+            if isinstance(sock, ssl.SSLSocket):
+                with self.lock:  # one SSL call at a time: writers use the same SSL object
+                    data, error, more = tls_recv(sock, RECV_SIZE)
+                if more:
+                    self.loop.again(self)
+                if data is None:
+                    return
             else:
-                events = proto.receive_eof()
-            self._write()  # pongs, close replies
-        if events:
-            self._dispatch(events)
+                try:
+                    size = sock.recv_into(_RECV_BUFFER)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    size, error = 0, exc
+                data = _RECV_BUFFER[:size].tobytes()
+            self._take(data, error)
+            if self._owner_may_read_next():
+                self.loop.flush_deliveries()  # before the owner's own read delivers
+        finally:
+            self.read_lock.release()
 
     def _settle(self) -> None:
         """After any change: end the connection if it is over, else watch what it needs."""
@@ -361,8 +357,9 @@ class SocketIO(AttemptSteps, TunnelIO):
             return
         if pending:
             self._watch_send()
-        mask = self._wanted_interest()
-        self._set_interest(mask)
+        with self.lock:  # the owner's thread may change it too (engage)
+            mask = self._wanted_interest()
+            self._set_interest(mask)
         sock = self.sock
         if mask & READ and isinstance(sock, ssl.SSLSocket):
             with self.lock:
@@ -384,8 +381,9 @@ class SocketIO(AttemptSteps, TunnelIO):
         if stage is Stage.TLS:
             return self._tls_interest
         mask = WRITE if self.out else 0
-        if stage is Stage.OPEN and not self.proto.reading_paused:
-            mask |= READ  # paused: Gun's {active, false} until update_flow
+        if stage is Stage.OPEN and not self.proto.reading_paused and not self.engaged:
+            # Paused: Gun's {active, false} until update_flow. Engaged: the owner reads.
+            mask |= READ
         return mask
 
     def _set_interest(self, mask: int) -> None:
@@ -432,6 +430,10 @@ class SocketIO(AttemptSteps, TunnelIO):
             self.stage = Stage.DONE
             self.out.clear()
             self._room.notify_all()
+            self._wake_server()  # an owner's thread polling the socket looks again
+            if self.owner_box is not None:
+                self.owner_box.detach(self)
+                self.owner_box = None
             self.proto.terminate(self._abort_reason or "normal")  # no-op once CLOSED
             # Silent: the actor is ending (gun.close, terminate) and hears of nothing.
             tell = tell and was_up and not self._silent
@@ -447,15 +449,17 @@ class SocketIO(AttemptSteps, TunnelIO):
             self._tell(closed)
 
     def _release_socket(self, close: bool = True) -> None:
-        sock, self.sock = self.sock, None
-        if sock is None:
-            return
-        if self._interest:
-            self.loop.forget(sock)
-            self._interest = 0
-        if close:
-            with contextlib.suppress(OSError):
-                sock.close()
+        # Under read_lock: no owner's thread is in recv on this descriptor.
+        with self.read_lock, self.lock:
+            sock, self.sock = self.sock, None
+            if sock is None:
+                return
+            if self._interest:
+                self.loop.forget(sock)
+                self._interest = 0
+            if close:
+                with contextlib.suppress(OSError):
+                    sock.close()
 
     def _cancel_phase_timer(self) -> None:
         if self._phase_timer is not None:

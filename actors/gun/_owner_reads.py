@@ -1,0 +1,219 @@
+"""The owner's thread reads its connection itself, as a part of `SocketIO` (its base class).
+
+The I/O loop reads every socket and hands what it read to the owner's
+`Mailbox`, whose thread, asleep there, is then woken: a message costs two
+thread wake-ups (the loop's, then the owner's) where a client that blocks
+in ``recv`` has one, and on a VM a wake-up is tens of microseconds. So
+while a Mailbox owns one connection (`Mailbox.attach`), its thread,
+waiting in ``receive``, reads the socket itself:
+
+- `engage`: the loop stops watching the socket for reading;
+- `serve`: the thread polls the socket and the mailbox's eventfd (other
+  senders), reads what came, feeds the connection and delivers the
+  messages just as the loop would, in its own thread;
+- `disengage`: ``receive`` has what it waited for; the loop reads again
+  (it keeps reading while the thread does anything else).
+
+Only a plain socket is read so, while the connection is open, reading
+(not paused by flow control) and without an event handler or trace, whose
+callbacks stay in the loop thread; TLS stays with the loop (one SSL object,
+one reader). Writing, timers and the end of the connection stay the loop's
+as before: after its read the thread only asks the loop to catch up.
+
+Order: a read (recv, feed, delivery) is done whole under `read_lock`, by
+the loop or by the owner, and a loop read of a connection whose owner may
+read next hands over its delivery before letting go of the lock: what was
+read first arrives first. The socket is closed under the same lock, so the
+owner never reads a descriptor that was closed (and perhaps reused).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from gunpy.actors._io_loop import IOLoop
+from gunpy.actors._mailbox import SELF_SERVE, Mailbox
+from gunpy.actors.gun._attempt import Stage
+from gunpy.actors.gun._event_sink import EventSink
+from gunpy.actors.gun._transport import socket_error_reason
+from gunpy.protocol import ClientConnection, Event
+
+logger: Final = logging.getLogger("gunpy")
+
+OWNER_RECV_SIZE: Final = 262144  # as the loop's reads
+_POLLIN: Final = select.POLLIN
+
+
+class _OwnerBuffer(threading.local):
+    """Each owner thread's read buffer (pages are only resident once used)."""
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(OWNER_RECV_SIZE))
+
+
+_buffers: Final = _OwnerBuffer()
+
+
+class OwnerReads:
+    """`SocketIO` as a `gunpy.actors.Source` of its owner's Mailbox (see the module doc)."""
+
+    if TYPE_CHECKING:  # what SocketIO has, and these steps use
+        stage: Stage
+        sock: socket.socket | None
+        proto: ClientConnection
+        loop: IOLoop
+        lock: threading.Lock
+        events: EventSink
+        last_received: float
+        _traced: bool
+        _watch_activity: bool
+        _abort_reason: object
+
+        def _wanted_interest(self) -> int: ...
+        def _set_interest(self, mask: int) -> None: ...
+        def _receive(self, data: bytes) -> list[Event]: ...
+        def _write(self) -> None: ...
+        def _dispatch(self, events: list[Event]) -> None: ...
+        def _kick(self, force: bool = False) -> None: ...
+        def abort(self, reason: object = "normal", silent: bool = False) -> None: ...
+
+    def _init_owner_reads(self) -> None:
+        self.read_lock = threading.Lock()
+        """Held for one whole read: recv, feed, delivery (and for the socket's close)."""
+        self.owner_box: Mailbox | None = None  # the owner, when a Mailbox may read us
+        self.engaged = False  # the owner's thread reads; the loop does not watch READ
+        self._serving: Mailbox | None = None  # a thread polls our socket for this mailbox
+        self._poller: tuple[int, int, Any] | None = None  # (fd, wake_fd, poll object)
+
+    def read_for(self, owner: object) -> None:
+        """Let ``owner``'s thread read this connection while it waits, if it is a Mailbox.
+
+        The connection actor calls it once the connection is up and again on
+        every ``set_owner``.
+        """
+        box = owner if isinstance(owner, Mailbox) else None
+        if self.events.active or self._traced or not SELF_SERVE:
+            box = None
+        with self.lock:
+            old, self.owner_box = self.owner_box, None
+            if old is not None:
+                old.detach(self)
+            if box is not None and self.stage is not Stage.DONE:
+                self.owner_box = box
+                box.attach(self)
+
+    def _owner_may_read_next(self) -> bool:
+        """Whether the owner's thread could read this socket next (the loop then hands
+        over each read's messages before anyone else reads)."""
+        box = self.owner_box
+        return box is not None and box.self_served
+
+    def _servable(self) -> bool:
+        # Under lock.
+        return (self.stage is Stage.OPEN and self.sock.__class__ is socket.socket
+                and self._abort_reason is None and self.owner_box is not None
+                and not self.proto.reading_paused)
+
+    # -- the Source protocol, called by the owner's thread -----------------------------
+
+    def engage(self) -> bool:
+        """Take the reading over from the loop; False if this connection cannot be now."""
+        with self.lock:
+            if not self._servable():
+                return False
+            self.engaged = True
+            self._set_interest(self._wanted_interest())
+        return True
+
+    def serve(self, mailbox: Mailbox, wake_fd: int, timeout: float | None) -> bool:
+        """Wait for the socket or ``wake_fd``, at most ``timeout`` seconds; read what came."""
+        with self.lock:
+            if not (self.engaged and self._servable()):
+                self._give_back()
+                return False
+            sock = self.sock
+            assert sock is not None
+            fd = sock.fileno()
+            self._serving = mailbox  # `_finish` wakes us before it closes the socket
+        try:
+            poller = self._poller
+            if poller is None or poller[0] != fd or poller[1] != wake_fd:
+                poll = select.poll()
+                poll.register(fd, _POLLIN)
+                poll.register(wake_fd, _POLLIN)
+                poller = self._poller = (fd, wake_fd, poll)
+            ready = poller[2].poll(None if timeout is None else timeout * 1000)
+        finally:
+            with self.lock:
+                self._serving = None
+        for ready_fd, _ in ready:
+            if ready_fd == fd:
+                self._read_as_owner(sock)
+                break
+        return True
+
+    def disengage(self) -> None:
+        """Give the reading back to the loop."""
+        with self.lock:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        # Under lock.
+        if self.engaged:
+            self.engaged = False
+            if self.stage is Stage.OPEN:
+                self._set_interest(self._wanted_interest())
+
+    def _wake_server(self) -> None:
+        """Under lock, before the socket closes: a thread polling it looks again."""
+        if self._serving is not None:
+            self._serving.wake()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read_as_owner(self, sock: socket.socket) -> None:
+        error: OSError | None = None
+        try:
+            with self.read_lock:
+                with self.lock:
+                    if (self.sock is not sock or self.stage is not Stage.OPEN
+                            or self.proto.reading_paused):
+                        return  # ended meanwhile (the loop closed it), or paused
+                buffer = _buffers.view
+                try:
+                    size = sock.recv_into(buffer)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    size, error = 0, exc
+                self._take(buffer[:size].tobytes(), error)
+        except Exception as exc:  # a bug: it ends the connection, not the owner's receive
+            logger.exception("gunpy: reading in the owner's thread failed")
+            self.abort(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        self._kick()  # the loop writes what is left, and ends a connection that ended
+
+    def _take(self, data: bytes, error: OSError | None) -> None:
+        """Feed one read (b"": the peer's EOF, or ``error``) to the connection, write
+        its answers and deliver its messages (under `read_lock`)."""
+        if self._watch_activity:
+            self.last_received = time.monotonic()
+        proto = self.proto
+        with self.lock:
+            if self._abort_reason is not None:
+                return  # _settle ends it
+            if data:
+                events = self._receive(data)
+            elif error is not None:
+                proto.terminate(socket_error_reason(error))
+                events = []
+            else:
+                events = proto.receive_eof()
+            self._write()  # pongs, close replies
+        if events:
+            self._dispatch(events)
