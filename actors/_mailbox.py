@@ -63,7 +63,7 @@ class Mailbox:
         self._removals = 0  # bumped by every removal: a waiting selective receive rescans
         # Self-serving (see `attach`): the sources, and the eventfd that wakes a
         # thread waiting in a source's poll rather than on `_cond`.
-        self._sources: list[Source] = []
+        self._sources: dict[Source, None] = {}  # a set in attach order: thousands are cheap
         self._wake_fd: int | None = None
         self._server: int | None = None  # the thread id serving a source now
         self._wake_pending = False
@@ -129,8 +129,7 @@ class Mailbox:
         where the platform has no eventfd, it sleeps as usual.
         """
         with self._cond:
-            if source not in self._sources:
-                self._sources.append(source)
+            self._sources[source] = None
 
     @property
     def self_served(self) -> bool:
@@ -141,8 +140,7 @@ class Mailbox:
     def detach(self, source: Source) -> None:
         """Undo `attach` (the source is gone); the eventfd goes with the last one."""
         with self._cond:
-            with contextlib.suppress(ValueError):
-                self._sources.remove(source)
+            self._sources.pop(source, None)
             self._close_wake_fd()
 
     def _close_wake_fd(self) -> None:
@@ -225,7 +223,7 @@ class Mailbox:
                     # Served or not, look again first: what came while _cond was released
                     # woke nobody. A source that could not be served is not asked again
                     # before the next wake-up.
-                    may_serve = self._serve(sources[0], engaged, remaining)
+                    may_serve = self._serve(next(iter(sources)), engaged, remaining)
                     continue
                 may_serve = SELF_SERVE
                 self._waiting += 1
