@@ -78,10 +78,26 @@ def test_the_waiting_owner_reads_its_one_connection_and_gives_it_back(
     assert message == ("gun_ws", conn, ref, ("text", "echo me"))
     assert seen == [False]  # the loop did not watch it: only this thread could read it
     assert threads[-1] == threading.current_thread().name
-    assert not io.engaged and watched_for_reading(io)  # given back once receive returned
+    # Given back once receive returned (a moment later: the thread may wait again).
+    wait_for(lambda: not io.engaged and watched_for_reading(io))
     gun.close(conn)
     echo_server.stop()
     leak_check.assert_clean()  # the socket, and the mailbox's eventfd with it
+
+
+def test_the_loop_takes_the_socket_back_while_the_owner_does_something_else(
+    echo_server: EchoServer,
+) -> None:
+    box, threads = Mailbox.current(), []
+    conn, ref, _ = open_ws(echo_server.port, ws_opts={"reply_to": recording(box, threads)})
+    gun.ws_send(conn, ref, ("text", "one"))
+    assert box.receive(tagged("gun_ws", conn), WAIT)[3] == ("text", "one")
+    gun.ws_send(conn, ref, ("text", "two"))
+    # Not in receive now: the loop reads the echo (once the thread's moment has passed).
+    wait_for(lambda: len(box) == 1)
+    assert threads[-1] == LOOP_THREAD
+    assert box.receive(tagged("gun_ws", conn), WAIT)[3] == ("text", "two")
+    gun.close(conn)
 
 
 def test_a_mailbox_owning_two_connections_sleeps_and_the_loop_reads(

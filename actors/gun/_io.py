@@ -43,6 +43,7 @@ from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, SEND_CHUNK, OutBuffer
 from gunpy.actors.gun._owner_reads import OwnerReads
 from gunpy.actors.gun._transport import (
+    plain_recv,
     send_timeout_of,
     socket_error_reason,
     traced,
@@ -324,13 +325,10 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
                 if data is None:
                     return
             else:
-                try:
-                    size = sock.recv_into(_RECV_BUFFER)
-                except (BlockingIOError, InterruptedError):
+                data, error = plain_recv(sock, _RECV_BUFFER, self.bulk)
+                if data is None:
                     return
-                except OSError as exc:
-                    size, error = 0, exc
-                data = _RECV_BUFFER[:size].tobytes()
+                self.bulk = len(data) >= RECV_SIZE // 2
             self._take(data, error)
             if self._owner_may_read_next():
                 self.loop.flush_deliveries()  # before the owner's own read delivers

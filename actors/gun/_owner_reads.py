@@ -11,8 +11,10 @@ waiting in ``receive``, reads the socket itself:
 - `serve`: the thread polls the socket and the mailbox's eventfd (other
   senders), reads what came, feeds the connection and delivers the
   messages just as the loop would, in its own thread;
-- `disengage`: ``receive`` has what it waited for; the loop reads again
-  (it keeps reading while the thread does anything else).
+- `disengage`: ``receive`` has what it waited for. The thread keeps the
+  socket `RELEASE_AFTER` (5 ms) longer, so a loop of receives costs no
+  change of the loop's interest and no loop wake-up per message; then the
+  loop reads it again for as long as the thread does something else.
 
 Only a plain socket is read so, while the connection is open, reading
 (not paused by flow control) and without an event handler or trace, whose
@@ -36,16 +38,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from gunpy.actors._io_loop import IOLoop
+from gunpy.actors._io_loop import IOLoop, LoopTimer
 from gunpy.actors._mailbox import SELF_SERVE, Mailbox
 from gunpy.actors.gun._attempt import Stage
 from gunpy.actors.gun._event_sink import EventSink
-from gunpy.actors.gun._transport import socket_error_reason
+from gunpy.actors.gun._transport import plain_recv, socket_error_reason
 from gunpy.protocol import ClientConnection, Event
 
 logger: Final = logging.getLogger("gunpy")
 
 OWNER_RECV_SIZE: Final = 262144  # as the loop's reads
+RELEASE_AFTER: Final = 0.005
+"""Seconds the owner's thread keeps the socket after its receive returned: data that
+comes meanwhile waits that long at most before the loop reads it."""
 _POLLIN: Final = select.POLLIN
 
 
@@ -89,6 +94,9 @@ class OwnerReads:
         self.engaged = False  # the owner's thread reads; the loop does not watch READ
         self._serving: Mailbox | None = None  # a thread polls our socket for this mailbox
         self._poller: tuple[int, int, Any] | None = None  # (fd, wake_fd, poll object)
+        self.bulk = False  # the last read filled half the buffer: see plain_recv
+        self._released_at: float | None = None  # when `disengage` was called
+        self._release_timer: LoopTimer | None = None
 
     def read_for(self, owner: object) -> None:
         """Let ``owner``'s thread read this connection while it waits, if it is a Mailbox.
@@ -122,12 +130,16 @@ class OwnerReads:
     # -- the Source protocol, called by the owner's thread -----------------------------
 
     def engage(self) -> bool:
-        """Take the reading over from the loop; False if this connection cannot be now."""
+        """Take the reading over from the loop (or keep it, if the thread still has it);
+        False if this connection cannot be read here now."""
         with self.lock:
             if not self._servable():
+                self._give_back()
                 return False
-            self.engaged = True
-            self._set_interest(self._wanted_interest())
+            self._released_at = None
+            if not self.engaged:
+                self.engaged = True
+                self._set_interest(self._wanted_interest())
         return True
 
     def serve(self, mailbox: Mailbox, wake_fd: int, timeout: float | None) -> bool:
@@ -158,12 +170,32 @@ class OwnerReads:
         return True
 
     def disengage(self) -> None:
-        """Give the reading back to the loop."""
+        """The thread has what it waited for: the loop reads again `RELEASE_AFTER` from
+        now, unless the thread waits again before (a loop of receives then costs no
+        change of the loop's interest, nor a loop wake-up, per message)."""
         with self.lock:
+            if not self.engaged:
+                return
+            self._released_at = time.monotonic()
+            if self._release_timer is None:
+                self._release_timer = self.loop.call_later(RELEASE_AFTER, self._release_check)
+
+    def _release_check(self) -> None:
+        """In the loop: give the socket back to the loop if the thread has not come back."""
+        with self.lock:
+            self._release_timer = None
+            released = self._released_at
+            if not self.engaged or released is None:
+                return  # given back already, or the thread waits again (it will call again)
+            left = released + RELEASE_AFTER - time.monotonic()
+            if left > 0:
+                self._release_timer = self.loop.call_later(left, self._release_check)
+                return
             self._give_back()
 
     def _give_back(self) -> None:
         # Under lock.
+        self._released_at = None
         if self.engaged:
             self.engaged = False
             if self.stage is Stage.OPEN:
@@ -177,21 +209,17 @@ class OwnerReads:
     # -- reading ---------------------------------------------------------------------
 
     def _read_as_owner(self, sock: socket.socket) -> None:
-        error: OSError | None = None
         try:
             with self.read_lock:
                 with self.lock:
                     if (self.sock is not sock or self.stage is not Stage.OPEN
                             or self.proto.reading_paused):
                         return  # ended meanwhile (the loop closed it), or paused
-                buffer = _buffers.view
-                try:
-                    size = sock.recv_into(buffer)
-                except (BlockingIOError, InterruptedError):
+                data, error = plain_recv(sock, _buffers.view, self.bulk)
+                if data is None:
                     return
-                except OSError as exc:
-                    size, error = 0, exc
-                self._take(buffer[:size].tobytes(), error)
+                self.bulk = len(data) >= OWNER_RECV_SIZE // 2
+                self._take(data, error)
         except Exception as exc:  # a bug: it ends the connection, not the owner's receive
             logger.exception("gunpy: reading in the owner's thread failed")
             self.abort(("error", f"{type(exc).__name__}: {exc}"))

@@ -25,6 +25,29 @@ def socket_error_reason(exc: BaseException) -> object:
     return ("error", str(exc) or type(exc).__name__)
 
 
+def plain_recv(
+    sock: socket.socket, buffer: memoryview, bulk: bool
+) -> tuple[bytes | None, OSError | None]:
+    """One read of at most ``len(buffer)`` bytes from a non-blocking plain socket:
+    ``(data, None)``, ``(b"", None)`` at EOF, ``(b"", error)``, or ``(None, None)``
+    when nothing has come yet.
+
+    A ``bulk`` read (the one before filled half the buffer or more) goes into a
+    new bytes object, which saves copying a large read out of the buffer; a
+    small read goes through ``buffer``, which saves allocating (and mapping)
+    a large object for a few bytes.
+    """
+    try:
+        if bulk:
+            return sock.recv(len(buffer)), None
+        size = sock.recv_into(buffer)
+    except (BlockingIOError, InterruptedError):
+        return None, None
+    except OSError as exc:
+        return b"", exc
+    return buffer[:size].tobytes(), None
+
+
 def seconds(timeout: Timeout) -> float | None:
     """A Gun timeout (ms or "infinity") as seconds for Python (None: no limit)."""
     return None if timeout == "infinity" else timeout / 1000
