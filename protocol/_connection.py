@@ -281,6 +281,15 @@ class ClientConnection(TunnelSteps):
 
     # -- bytes in ---------------------------------------------------------------------
 
+    def prepare_reading(self) -> None:
+        """Get ready for the answers expected (h11's part of it), if not done yet.
+
+        Optional: reading does it anyway. An I/O layer calls it after writing a
+        request, so the work is done while the server works on the answer.
+        """
+        if self.state is ConnState.CONNECTED:
+            self._http.prepare_reading()
+
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed the next bytes from the server; return the events they cause."""
         tunnel = self.tunnel

@@ -167,6 +167,7 @@ class ResponseReader:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_block_size)
         self._expecting = False
         self._method = ""
+        self._pending: tuple[str, str, bool] | None = None  # a stand-in h11 has yet to see
 
     @property
     def expecting(self) -> bool:
@@ -178,24 +179,35 @@ class ResponseReader:
 
         The stand-in always proposes an upgrade, so that any 101 comes back as
         `Switched` and the caller decides whether it asked for one (Gun's
-        "Unexpected 101"); it says ``close`` if the request did.
+        "Unexpected 101"); it says ``close`` if the request did. h11 is told
+        of it by `prepare` (or the next `feed`): a caller can do that after
+        its request went out, while the server works on the answer.
         """
         closes = has_token(headers, "connection", "close")
-        key = (method, authority, closes)
-        stand_in = _STAND_INS.get(key)
+        self._pending = (method, authority, closes)
+        self._expecting = True
+        self._method = method
+
+    def prepare(self) -> None:
+        """Hand h11 the stand-in of the expected answer now, if not done yet."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        stand_in = _STAND_INS.get(pending)
         if stand_in is None:  # events are immutable: one per kind of request serves them all
+            method, authority, closes = pending
             connection = "upgrade, close" if closes else "upgrade"
             stand_in = h11.Request(method=method, target="/", headers=[
                 ("host", authority), ("connection", connection), ("upgrade", "websocket")])
             if len(_STAND_INS) < 1024:  # bounded: a process may talk to many origins
-                _STAND_INS[key] = stand_in
+                _STAND_INS[pending] = stand_in
         self._h11.send(stand_in)
         self._h11.send(_END)
-        self._expecting = True
-        self._method = method
 
     def feed(self, data: bytes) -> None:
         """Buffer bytes from the server; b"" means it closed its side."""
+        self.prepare()
         self._h11.receive_data(data)
 
     @property
@@ -211,6 +223,7 @@ class ResponseReader:
         """
         if not self._expecting:
             return None
+        self.prepare()
         h = self._h11
         try:
             event = h.next_event()

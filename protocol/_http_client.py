@@ -126,6 +126,10 @@ class Http1Client(AnswerSteps):
 
     # -- commands ---------------------------------------------------------------------
 
+    def prepare_reading(self) -> None:
+        """See `ClientConnection.prepare_reading`."""
+        self._reader.prepare()
+
     def request(self, request: HttpRequest | ConnectRequest) -> list[Event]:
         """Write a request now, or queue it behind what it must wait for.
 

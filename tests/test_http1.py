@@ -6,7 +6,11 @@ a `ResponseReader`, told before each one what request it answers (`expect`).
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gunpy.protocol._http1 import (
     Body,
@@ -367,3 +371,72 @@ def test_garbage_after_a_complete_answer_is_an_error_for_the_next() -> None:
     r.expect("GET", AUTHORITY, [])
     reason = fault(r)
     assert isinstance(reason, tuple) and reason[0] == "error"
+
+
+PIPELINED = (
+    b"HTTP/1.1 100 Continue\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none"
+    b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"  # a HEAD's answer: no body
+    b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\nx-t: 1\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end"
+)
+METHODS = ("POST", "HEAD", "PUT", "GET")
+CLOSING = {"GET": [("connection", "close")]}
+
+
+def read_pipelined(cuts: list[int], prepare_at: set[int]) -> list[ResponseEvent]:
+    """`PIPELINED`, fed in pieces cut at ``cuts``; `prepare` after the expects in
+    ``prepare_at`` (the others are left to the next feed or next_event)."""
+    r = ResponseReader()
+    methods = iter(METHODS)
+    out: list[ResponseEvent] = []
+
+    def expect_next() -> None:
+        method = next(methods, None)
+        if method is not None:
+            r.expect(method, AUTHORITY, CLOSING.get(method, []))
+            if len(out) in prepare_at:
+                r.prepare()
+
+    expect_next()
+    edges = sorted({c % (len(PIPELINED) + 1) for c in cuts} | {0, len(PIPELINED)})
+    pieces = [PIPELINED[a:b] for a, b in itertools.pairwise(edges)] + [b""]
+    for piece in pieces:
+        r.feed(piece)
+        while (event := r.next_event()) is not None:
+            if isinstance(event, Body) and out and isinstance(out[-1], Body):
+                out[-1] = Body(out[-1].data + event.data)  # a body comes as the cuts allow
+            else:
+                out.append(event)
+            if isinstance(event, End):
+                expect_next()
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(PIPELINED)), max_size=12),
+       st.sets(st.integers(min_value=0, max_value=12)))
+def test_prepare_early_or_not_the_same_bytes_give_the_same_answers(
+    cuts: list[int], prepare_at: set[int]
+) -> None:
+    """`prepare` only moves h11's share of an expect earlier: whenever it is called
+    (or left to feed and next_event), and however the bytes are cut, the answers
+    are the same."""
+    assert read_pipelined(cuts, prepare_at) == read_pipelined([], set()) == [
+        Inform(100, []),
+        Head(200, [("content-length", "3")], "1.1", False), Body(b"one"), End([]),
+        Head(200, [("content-length", "10")], "1.1", True), End([]),
+        Head(201, [("transfer-encoding", "chunked")], "1.1", False), Body(b"two"),
+        End([("x-t", "1")]),
+        Head(200, [("connection", "close")], "1.1", False), Body(b"until the end"), End([]),
+    ]
+
+
+def test_prepare_is_idempotent_and_a_no_op_without_an_expect() -> None:
+    r = ResponseReader()
+    r.prepare()
+    r.expect("GET", AUTHORITY, [])
+    r.prepare()
+    r.prepare()
+    r.feed(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+    assert events(r) == [Head(200, [("content-length", "0")], "1.1", True), End([])]

@@ -152,6 +152,7 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
         with self.lock:
             events = action(self.proto)
             self._write()
+            self.proto.prepare_reading()  # after the write: while the server answers
         if events:
             self._dispatch(events)  # before the loop may read on: they come first
         self._kick()
