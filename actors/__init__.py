@@ -2,7 +2,8 @@
 
 The runtime (no Gun knowledge):
 
-- `Mailbox`: an Erlang mailbox with selective receive, for plain threads.
+- `Mailbox`: an Erlang mailbox with selective receive, for plain threads;
+  `Source`: what a mailbox's waiting thread may read itself (`Mailbox.attach`).
 - `ProcessActor`, `monitor`, `demonitor`, `link`, `exit`, `Exit`,
   `is_normal_exit`: Erlang process semantics (exit reasons, ``DOWN`` and
   ``EXIT`` messages) on pykka.
@@ -19,7 +20,7 @@ The connection (``gunpy.actors.gun``):
 # The connection comes after the runtime: gunpy.supervision, which it uses,
 # needs the runtime above.
 from gunpy.actors import gun
-from gunpy.actors._mailbox import Destination, Mailbox
+from gunpy.actors._mailbox import Destination, Mailbox, Source
 from gunpy.actors._process import (
     Exit,
     ProcessActor,
@@ -40,6 +41,7 @@ __all__ = [
     "Mailbox",
     "ProcessActor",
     "SendQueueFull",
+    "Source",
     "UpgradeRefused",
     "WebsocketClient",
     "demonitor",

@@ -50,7 +50,8 @@ class Mailbox:
     the first queued message that ``match`` accepts and leaves the others
     queued, in order. A mailbox can be an owner (``gun.open(..., owner=mb)``)
     and can be monitored: it counts as dead once `close` is called or, for a
-    thread's own mailbox (`current`), once that thread has ended.
+    thread's own mailbox (`current`), once that thread has ended. A mailbox
+    that owns one connection is read by its waiting thread itself (`attach`).
     """
 
     _local: ClassVar = threading.local()
@@ -179,7 +180,9 @@ class Mailbox:
 
         With no ``match``, the oldest message. Waits up to ``timeout`` seconds
         (forever if None) and raises `TimeoutError` if nothing matched.
-        Messages that do not match stay queued in their order.
+        Messages that do not match stay queued in their order. While the
+        mailbox has exactly one attached `Source` (a connection it owns), the
+        waiting thread reads that source itself instead of sleeping (`attach`).
         """
         engaged: list[Source] = []  # the source this call serves, given back at the end
         try:
