@@ -13,13 +13,11 @@ Frames go straight from the loop to the stream's reply_to, all frames of
 one read in one delivery, with no actor hop; phases and state changes
 (connected, upgraded, closing, closed) go to the actor as events.
 
-Writing: whoever has bytes for the socket (a ``ws_send`` caller, the loop's
-pongs and close replies, the actor's pings) queues them under `lock` and
-writes them at once if nothing is waiting before them; what the socket does
-not take waits in the `OutBuffer` for the loop to see it writable. So frames
-are never reordered and nobody blocks on a peer that does not read, except
-a ``ws_send`` caller while the buffer holds `OUT_BUFFER_LIMIT` bytes; and
-``send_timeout`` ends a connection whose peer takes nothing for that long.
+Its parts are mixins, each a module: `AttemptSteps` (``_attempt``: lookup,
+connect, TLS), `WriteSteps` (``_writes``: writing without blocking, the
+out-buffer, ``send_timeout``), `TunnelIO` (``_tunnel_io``: TLS inside a
+proxy tunnel) and `OwnerReads` (``_owner_reads``: a Mailbox owner's thread
+reads the socket itself while it waits).
 """
 
 from __future__ import annotations
@@ -40,27 +38,25 @@ from gunpy.actors._mailbox import sender_for
 from gunpy.actors.gun._attempt import AttemptSteps, Stage, tls_recv
 from gunpy.actors.gun._commands import Closed, ClosingStarted, NotTaken, TunnelIsUp, WsUp
 from gunpy.actors.gun._event_sink import EventSink
-from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, SEND_CHUNK, OutBuffer
+from gunpy.actors.gun._out_buffer import OutBuffer
 from gunpy.actors.gun._owner_reads import OwnerReads
 from gunpy.actors.gun._transport import (
     plain_recv,
     send_timeout_of,
-    socket_error_reason,
     traced,
     traced_batch,
 )
 from gunpy.actors.gun._tunnel_io import TunnelIO
+from gunpy.actors.gun._writes import WriteSteps
 from gunpy.protocol import (
     ClientConnection,
     CloseSent,
     ConnState,
     Deliver,
-    EncodedFrame,
     Event,
     Notify,
     OpenOptions,
     Refused,
-    SendOutcome,
     TunnelUp,
     Upgraded,
 )
@@ -68,13 +64,12 @@ from gunpy.protocol._handshake import host_header
 from gunpy.protocol._tls_layer import TlsLayer
 
 RECV_SIZE = 262144  # one read per turn: bounded work per socket, few reads per large frame
-# Only the loop thread reads, so one buffer serves every socket: a read costs a
-# copy of what came, not a RECV_SIZE allocation.
+# The loop thread's reads share one buffer (an owner's thread has its own): a
+# small read costs a copy of what came, not a RECV_SIZE allocation.
 _RECV_BUFFER = memoryview(bytearray(RECV_SIZE))
-DRAIN_TIMEOUT = 5.0  # seconds to write the last bytes (a close reply) when send_timeout is infinity
 
 
-class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
+class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
     """The I/O of one connection attempt (see the module doc)."""
 
     def __init__(
@@ -157,33 +152,6 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
             self._dispatch(events)  # before the loop may read on: they come first
         self._kick()
 
-    def send_frames(self, encoded: list[EncodedFrame]) -> SendOutcome:
-        """``ws_send``'s direct path: queue frames and write them from the calling thread.
-
-        While `OUT_BUFFER_LIMIT` bytes wait unwritten the caller waits for room
-        (the loop writes them as the peer reads), at most until ``send_timeout``
-        ends the connection; then the frames are refused (NOT_OPEN).
-        """
-        with self.lock:
-            if self.out.size >= OUT_BUFFER_LIMIT and not self.loop.in_loop():
-                while (self.out.size >= OUT_BUFFER_LIMIT and self.stage is Stage.OPEN
-                       and self._abort_reason is None):
-                    self._room.wait()
-            outcome = self.proto.send_frames(encoded)
-            closing_timeout = self.proto.closing_timeout
-            sent = outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT
-            if sent:
-                self._write()
-            # The common case, all written at once, leaves nothing for the loop to do.
-            behind = sent and (bool(self.out) or self._abort_reason is not None)
-        if behind:
-            self._kick()
-        if self.events.active and sent:  # outside the lock: a callback may call gun
-            self._dispatch(self.proto.sent_frame_events(encoded))
-        if outcome is SendOutcome.CLOSE_SENT:
-            self._tell(ClosingStarted(self, closing_timeout))
-        return outcome
-
     def update_flow(self, ref: Any, increment: int) -> None:
         """Add flow credit to stream ``ref``; the loop reads again once it is positive."""
         self.call(lambda proto: proto.update_flow(ref, increment))
@@ -214,52 +182,6 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
     def wait_closed(self, timeout: float) -> bool:
         """Wait until the socket is closed and the attempt is over; False on timeout."""
         return self._done.wait(timeout)
-
-    # -- writing (any thread, under lock) -------------------------------------------
-
-    def _write(self) -> None:
-        """Queue what the connection has to send; write now if nothing waits before it."""
-        data = self.proto.data_to_send()
-        layer = self.tunnel_tls
-        if layer is not None:  # through the tunnel's TLS (its handshake records too)
-            if data:
-                layer.send(data)
-            data = layer.data_to_send()
-        if not data or (self.stage is not Stage.OPEN and self.stage is not Stage.DRAINING):
-            return  # not connected yet (nothing to send) or gone (nothing to send to)
-        sock = self.sock
-        if not self.out and len(data) <= SEND_CHUNK and sock.__class__ is socket.socket:
-            # The common case: nothing waits and the socket takes it all in one call
-            # (TLS sockets go through the OutBuffer, which retries them as OpenSSL asks).
-            try:
-                sent = sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                if self._abort_reason is None:
-                    self._abort_reason = socket_error_reason(exc)
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
-        was_empty = not self.out
-        self.out.append(data)
-        if was_empty:
-            self._flush()
-            if self.out:  # the socket is full: send_timeout counts from now
-                self._last_progress = time.monotonic()
-
-    def _flush(self) -> None:
-        """Write from the out-buffer as far as the socket takes it (under lock)."""
-        try:
-            if self.out.write(self.sock) and self.out:
-                self._last_progress = time.monotonic()  # for send_timeout: some went out
-        except OSError as exc:
-            self.out.clear()
-            if self._abort_reason is None:
-                self._abort_reason = socket_error_reason(exc)
-        if self.out.size < OUT_BUFFER_LIMIT:
-            self._room.notify_all()
 
     def _kick(self, force: bool = False) -> None:
         """Have the loop catch up with a change made outside it (interest, the end)."""
@@ -389,28 +311,6 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads):
         if mask != self._interest and self.sock is not None:
             self.loop.set_interest(self.sock, self, self._interest, mask)
             self._interest = mask
-
-    def _watch_send(self) -> None:
-        """send_timeout: end the connection once the peer took nothing for that long."""
-        if self._send_timer is not None:
-            return
-        limit = self._send_timeout
-        if limit is None:
-            limit = DRAIN_TIMEOUT if self.stage is Stage.DRAINING else None
-        if limit is None:
-            return
-        wait = max(self._last_progress + limit - time.monotonic(), 0.0)
-        self._send_timer = self.loop.call_later(wait, self._send_check, limit)
-
-    def _send_check(self, limit: float) -> None:
-        self._send_timer = None
-        with self.lock:
-            if not self.out:
-                return
-            stalled = time.monotonic() - self._last_progress >= limit
-            if stalled and self._abort_reason is None:
-                self._abort_reason = ("error", "timeout")  # Gun: send_timeout, then close
-        self._settle()
 
     # -- the end ---------------------------------------------------------------------
 
