@@ -169,6 +169,8 @@ class Mailbox:
         finally:
             self._cond.acquire()
             self._server = None
+            if self._waiting:  # another receiver sleeps: the source is its to serve now
+                self._cond.notify()
             if self._wake_pending:
                 with contextlib.suppress(BlockingIOError):
                     os.eventfd_read(wake_fd)

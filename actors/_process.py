@@ -10,6 +10,7 @@ the Erlang functions of the same names.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -70,6 +71,13 @@ class ProcessActor(pykka.ThreadingActor):
     """
 
     use_daemon_thread: ClassVar[bool] = True
+
+    @staticmethod
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
+        # pykka's extension point for actor types. Its default, queue.Queue, runs
+        # three Python Conditions (made at every start, taken at every message);
+        # SimpleQueue is C, with the put/get/empty pykka uses.
+        return queue.SimpleQueue()
     trap_exit: bool = False
 
     def __init__(self) -> None:

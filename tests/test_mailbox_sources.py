@@ -231,3 +231,21 @@ def test_whichever_thread_waits_serves_and_leaves_the_source_to_the_next(
     assert box.receive(lambda m: m == ("read", b"mine"), timeout=WAIT) == ("read", b"mine")
     thread.join(WAIT)
     assert got == ["for the other"]
+
+
+def test_a_receiver_asleep_behind_a_serving_one_takes_the_source_over(
+    box: Mailbox, source: PairSource
+) -> None:
+    got: list[Any] = []
+    first = threading.Thread(target=lambda: got.append(box.receive(lambda m: m == "A", WAIT)))
+    first.start()
+    wait_until(source.serving.is_set)  # the first receiver serves
+    second = threading.Thread(
+        target=lambda: got.append(box.receive(lambda m: m == ("read", b"B"), WAIT)))
+    second.start()
+    wait_until(lambda: box._waiting == 1)  # the second sleeps: the source is taken
+    box.send("A")
+    first.join(WAIT)
+    source.outside.send(b"B")  # only a thread serving the source can see this
+    second.join(WAIT)
+    assert got == ["A", ("read", b"B")]
