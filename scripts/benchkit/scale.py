@@ -26,8 +26,14 @@ from gunpy.protocol import Ref
 
 
 def raise_nofile(wanted: int) -> int:
+    """Raise RLIMIT_NOFILE to ``wanted`` (the hard limit too where allowed, as root);
+    return the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            with contextlib.suppress(ValueError, OSError):  # not allowed: stay under hard
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+                return wanted
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
