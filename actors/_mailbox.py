@@ -158,6 +158,8 @@ class Mailbox:
         self._server = threading.get_ident()
         self._cond.release()
         try:
+            if engaged and engaged[0] is not source:  # the one engaged is gone since
+                engaged.pop().disengage()
             if not engaged:
                 if not source.engage():
                     return False

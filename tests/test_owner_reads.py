@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pykka
 import pytest
 
 from gunpy.actors import Mailbox, gun
@@ -250,3 +251,43 @@ def test_an_event_handler_keeps_the_reading_in_the_loop(echo_server: EchoServer)
     assert box.receive(tagged("gun_ws", conn), WAIT)[3] == ("text", "x")
     assert set(threads) == {LOOP_THREAD} and set(handler.threads) == {LOOP_THREAD}
     gun.close(conn)
+
+
+class Sink(pykka.ThreadingActor):
+    """A pykka owner that keeps what it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[Any] = []
+
+    def on_receive(self, message: Any) -> None:
+        self.got.append(message)
+
+
+def test_set_owner_to_an_actor_while_the_old_owner_reads_gives_the_socket_to_the_loop(
+    echo_server: EchoServer,
+) -> None:
+    box = Mailbox.current()
+    conn, ref, _ = open_ws(echo_server.port)  # the stream's reply_to stays this mailbox
+    io = live_io(conn)
+    sink = Sink.start()
+    echoed: list[bool] = []
+
+    def meanwhile() -> None:
+        wait_for(lambda: io.engaged)  # this thread's receive below reads the socket
+        gun.set_owner(conn, sink)
+        wait_for(lambda: not box.self_served)
+        for n in (1, 2):  # the second, once the old owner stopped polling for sure
+            gun.ws_send(conn, ref, ("text", "still read"))
+            wait_for(lambda n=n: sum(m[0] == "gun_ws" for m in box.messages()) == n)
+        echoed.append(True)
+        box.send("stop")
+
+    thread = in_thread(meanwhile)
+    assert box.receive(lambda m: m == "stop", WAIT) == "stop"
+    thread.join(WAIT)
+    assert echoed == [True]
+    for _ in (1, 2):
+        assert box.receive(tagged("gun_ws", conn), WAIT)[3] == ("text", "still read")
+    gun.close(conn)
+    sink.stop()

@@ -111,6 +111,9 @@ class OwnerReads:
             old, self.owner_box = self.owner_box, None
             if old is not None:
                 old.detach(self)
+                if old is not box:  # the old owner's thread no longer reads: the loop does
+                    self._give_back()
+                    self._wake_server()
             if box is not None and self.stage is not Stage.DONE:
                 self.owner_box = box
                 box.attach(self)
