@@ -299,10 +299,11 @@ def sender_for(destination: object) -> Callable[[Any], None]:
     A destination is a `Mailbox`, a pykka ActorRef, or one of Gun's function
     forms of ``reply_to``: ``fun`` (``fun(message)``), ``(fun, args)``
     (``fun(message, *args)``) or ``(module, "name", args)``. A function is
-    called in the thread that delivers (often gunpy's I/O loop, as Gun calls
-    it inside the connection process): it must not block; what it raises is
-    logged (``gunpy`` logger) and the connection goes on. Raises TypeError
-    for anything else.
+    called in the thread that delivers (gunpy's I/O loop, as Gun calls it
+    inside the connection process, or the owner's thread while it reads its
+    connection in ``receive``): it must not block; what it raises is logged
+    (``gunpy`` logger) and the connection goes on. Raises TypeError for
+    anything else.
     """
     if isinstance(destination, Mailbox):
         return destination.send
