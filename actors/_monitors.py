@@ -18,6 +18,7 @@ from gunpy.protocol import Ref
 from gunpy.protocol._messages import down
 
 POLL_INTERVAL: Final = 0.05
+_DELIVERY_WAIT: Final = 10.0  # bound on `remove` waiting for a firing set's deliveries
 
 
 class MonitorSet:
@@ -46,10 +47,18 @@ class MonitorSet:
         _deliver(send, down(mref, self.target, reason))
 
     def remove(self, mref: Ref) -> bool:
-        """Stop a monitor; True if it was still active."""
+        """Stop a monitor; True if it was still active (no DOWN comes). False if
+        it had fired: its DOWN has then been delivered when this returns, so a
+        caller can flush it (Erlang's ``demonitor(Ref, [flush])``)."""
         with self._lock:
-            _index.pop(mref, None)
-            return self._watchers.pop(mref, None) is not None
+            active = self._watchers.pop(mref, None) is not None
+            if active or not self._fired:
+                _index.pop(mref, None)
+                return active
+        # `fire` took it and delivers outside the lock: wait for the DOWN to land.
+        self._done.wait(_DELIVERY_WAIT)
+        _index.pop(mref, None)
+        return False
 
     def fire(self, reason: object) -> bool:
         """Tell every watcher the target is down; only the first call counts."""
@@ -59,10 +68,10 @@ class MonitorSet:
             self._fired = True
             self.reason = reason
             watchers, self._watchers = self._watchers, {}
-            for mref in watchers:
-                _index.pop(mref, None)
         for mref, send in watchers.items():
             _deliver(send, down(mref, self.target, reason))
+        for mref in watchers:  # only now: `remove` finds the set to wait on until here
+            _index.pop(mref, None)
         self._done.set()
         return True
 

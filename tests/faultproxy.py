@@ -38,6 +38,9 @@ class _Link:
             threading.Thread(target=self._pump, args=(self.upstream, client, True), daemon=True,
                              name="peer-proxy-down"),
         ]
+
+    def start(self) -> None:
+        """Start pumping (once the proxy lists the link: a fault then reaches it)."""
         for thread in self.threads:
             thread.start()
 
@@ -130,6 +133,7 @@ class FaultProxy:
                 continue
             with self.lock:
                 self.links.append(link)
+            link.start()  # listed first: no byte flows through a link `fin`/`rst` miss
 
     def stall(self) -> None:
         """Stop forwarding in both directions; TCP stays open."""

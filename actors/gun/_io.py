@@ -85,6 +85,7 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
         self.loop = io_loop
         self.lock = threading.Lock()
         self._room = threading.Condition(self.lock)  # ws_send waits here for buffer room
+        self.room_waiters = 0  # ... this many of them
         origin = (opts.transport, host, port)
         if opts.socks is not None:  # requests go to the SOCKS5 destination
             dest = opts.socks.destination
@@ -176,7 +177,7 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
             if self._abort_reason is None:
                 self._abort_reason = reason
             self._silent = self._silent or silent
-            self._room.notify_all()
+            self._wake_writers()
         self._kick(force=True)
 
     def wait_closed(self, timeout: float) -> bool:
@@ -268,7 +269,7 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
                 self.out.clear()
             if self.stage is Stage.OPEN and self.proto.state is ConnState.CLOSED:
                 self.stage = Stage.DRAINING
-                self._room.notify_all()
+                self._wake_writers()
             stage, pending = self.stage, bool(self.out)
         if ending and (stage in (Stage.LOOKUP, Stage.CONNECTING, Stage.TLS)):
             self._finish()  # the actor gave up on the attempt: no event
@@ -328,7 +329,7 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
         with self.lock:  # from here on no writer touches the socket: its fd may be reused
             self.stage = Stage.DONE
             self.out.clear()
-            self._room.notify_all()
+            self._wake_writers()
             self._wake_server()  # an owner's thread polling the socket looks again
             if self.owner_box is not None:
                 self.owner_box.detach(self)

@@ -45,6 +45,7 @@ class WriteSteps:
         out: OutBuffer
         tunnel_tls: TlsLayer | None
         _room: threading.Condition
+        room_waiters: int
         _abort_reason: object
         _last_progress: float
         _send_timer: LoopTimer | None
@@ -69,7 +70,11 @@ class WriteSteps:
             if self.out.size >= OUT_BUFFER_LIMIT and not self.loop.in_loop():
                 while (self.out.size >= OUT_BUFFER_LIMIT and self.stage is Stage.OPEN
                        and self._abort_reason is None):
-                    self._room.wait()
+                    self.room_waiters += 1
+                    try:
+                        self._room.wait()
+                    finally:
+                        self.room_waiters -= 1
             outcome = self.proto.send_frames(encoded)
             closing_timeout = self.proto.closing_timeout
             sent = outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT
@@ -128,7 +133,7 @@ class WriteSteps:
             if self._abort_reason is None:
                 self._abort_reason = socket_error_reason(exc)
         if self.out.size < OUT_BUFFER_LIMIT:
-            self._room.notify_all()
+            self._wake_writers()
 
 
     def _watch_send(self) -> None:
@@ -152,3 +157,9 @@ class WriteSteps:
             if stalled and self._abort_reason is None:
                 self._abort_reason = ("error", "timeout")  # Gun: send_timeout, then close
         self._settle()
+
+    def _wake_writers(self) -> None:
+        """Under lock: ``ws_send`` callers waiting for room look again (if any wait;
+        a Python Condition's notify costs a microsecond even with nobody to wake)."""
+        if self.room_waiters:
+            self._room.notify_all()
