@@ -54,6 +54,9 @@ async def _flood(request: web.Request) -> web.StreamResponse:
             await ws.send_bytes(payload)  # waits while the client does not read
         except (ConnectionError, RuntimeError):
             break
+        # A client that reads as fast as this writes never fills the socket, so the
+        # send above never waits: give the loop's other connections their turn.
+        await asyncio.sleep(0)
     return ws
 
 

@@ -38,12 +38,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from gunpy.actors._io_loop import IOLoop, LoopTimer
+from gunpy.actors._io_loop import LoopTimer
 from gunpy.actors._mailbox import SELF_SERVE, Mailbox
 from gunpy.actors.gun._attempt import Stage
-from gunpy.actors.gun._event_sink import EventSink
+from gunpy.actors.gun._part import SocketIOPart
 from gunpy.actors.gun._transport import plain_recv, socket_error_reason
-from gunpy.protocol import ClientConnection, Event
+from gunpy.protocol import Event
 
 logger: Final = logging.getLogger("gunpy")
 
@@ -64,27 +64,16 @@ class _OwnerBuffer(threading.local):
 _buffers: Final = _OwnerBuffer()
 
 
-class OwnerReads:
+class OwnerReads(SocketIOPart):
     """`SocketIO` as a `gunpy.actors.Source` of its owner's Mailbox (see the module doc)."""
 
-    if TYPE_CHECKING:  # what SocketIO has, and these steps use
-        stage: Stage
-        sock: socket.socket | None
-        proto: ClientConnection
-        loop: IOLoop
-        lock: threading.Lock
-        events: EventSink
+    if TYPE_CHECKING:  # what else of SocketIO these steps use
         last_received: float
         _traced: bool
         _watch_activity: bool
-        _abort_reason: object
 
-        def _wanted_interest(self) -> int: ...
-        def _set_interest(self, mask: int) -> None: ...
         def _receive(self, data: bytes) -> list[Event]: ...
         def _write(self) -> None: ...
-        def _dispatch(self, events: list[Event]) -> None: ...
-        def _kick(self, force: bool = False) -> None: ...
         def abort(self, reason: object = "normal", silent: bool = False) -> None: ...
 
     def _init_owner_reads(self) -> None:

@@ -16,13 +16,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Final
 
-from gunpy.actors._io_loop import IOLoop, LoopTimer
+from gunpy.actors._io_loop import LoopTimer
 from gunpy.actors.gun._attempt import Stage
 from gunpy.actors.gun._commands import ClosingStarted
-from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._out_buffer import OUT_BUFFER_LIMIT, SEND_CHUNK, OutBuffer
+from gunpy.actors.gun._part import SocketIOPart
 from gunpy.actors.gun._transport import socket_error_reason
-from gunpy.protocol import ClientConnection, EncodedFrame, Event, SendOutcome
+from gunpy.protocol import EncodedFrame, SendOutcome
 from gunpy.protocol._tls_layer import TlsLayer
 
 if TYPE_CHECKING:
@@ -32,32 +32,20 @@ DRAIN_TIMEOUT: Final = 5.0
 """Seconds to write the last bytes (a close reply) when send_timeout is infinity."""
 
 
-class WriteSteps:
+class WriteSteps(SocketIOPart):
     """The writing side of `SocketIO` (see the module doc)."""
 
-    if TYPE_CHECKING:  # what SocketIO has, and these steps use
-        stage: Stage
-        sock: socket.socket | None
-        proto: ClientConnection
-        loop: IOLoop
-        lock: threading.Lock
-        events: EventSink
+    if TYPE_CHECKING:  # what else of SocketIO these steps use
         out: OutBuffer
         tunnel_tls: TlsLayer | None
         _room: threading.Condition
         room_waiters: int
-        _abort_reason: object
         _last_progress: float
         _send_timer: LoopTimer | None
         _send_timeout: float | None
 
         @property
         def _me(self) -> SocketIO: ...
-
-        def _kick(self, force: bool = False) -> None: ...
-        def _settle(self) -> None: ...
-        def _dispatch(self, events: list[Event]) -> None: ...
-        def _tell(self, event: object) -> None: ...
 
     def send_frames(self, encoded: list[EncodedFrame]) -> SendOutcome:
         """``ws_send``'s direct path: queue frames and write them from the calling thread.
