@@ -51,7 +51,7 @@ OWNER_RECV_SIZE: Final = 262144  # as the loop's reads
 RELEASE_AFTER: Final = 0.005
 """Seconds the owner's thread keeps the socket after its receive returned: data that
 comes meanwhile waits that long at most before the loop reads it."""
-_POLLIN: Final = select.POLLIN
+_POLLIN: Final = getattr(select, "POLLIN", 1)  # no poll() on Windows: SELF_SERVE is off there
 
 
 class _OwnerBuffer(threading.local):
