@@ -18,21 +18,9 @@ from typing import Any
 import pytest
 
 from gunpy.actors import Mailbox
-from gunpy.actors._mailbox import SELF_SERVE
+from tests.peers import wait_for
 
 WAIT = 10.0
-
-
-def wait_until(predicate: Any) -> None:
-    """Wait (bounded) until ``predicate()``, polling; a failure names it."""
-    done = threading.Event()
-    for _ in range(int(WAIT / 0.001)):
-        if predicate():
-            return
-        done.wait(0.001)
-    raise AssertionError(f"not met within {WAIT} s: {predicate}")
-
-pytestmark = pytest.mark.skipif(not SELF_SERVE, reason="self-serving needs os.eventfd (Linux)")
 
 
 class PairSource:
@@ -114,7 +102,7 @@ def test_a_selective_receive_serves_until_its_match_comes(
     def writer() -> None:
         for count, part in enumerate((b"a", b"b", b"c")):
             # Each part while the receiver polls, after it read the ones before.
-            wait_until(lambda n=count: len(source.reads) == n and source.serving.is_set())
+            wait_for(lambda n=count: len(source.reads) == n and source.serving.is_set())
             source.outside.send(part)
 
     thread = threading.Thread(target=writer)
@@ -160,7 +148,7 @@ def test_a_source_giving_up_while_served_is_not_given_back_again(box: Mailbox) -
             assert source.serving.wait(WAIT)
             source.servable = False  # the next serve gives up, as a closed connection does
             box.send("nudge")
-            wait_until(lambda: "gave up" in source.calls)
+            wait_for(lambda: "gave up" in source.calls)
             box.send("wake")
 
         threading.Thread(target=sender).start()
@@ -239,11 +227,11 @@ def test_a_receiver_asleep_behind_a_serving_one_takes_the_source_over(
     got: list[Any] = []
     first = threading.Thread(target=lambda: got.append(box.receive(lambda m: m == "A", WAIT)))
     first.start()
-    wait_until(source.serving.is_set)  # the first receiver serves
+    wait_for(source.serving.is_set)  # the first receiver serves
     second = threading.Thread(
         target=lambda: got.append(box.receive(lambda m: m == ("read", b"B"), WAIT)))
     second.start()
-    wait_until(lambda: box._waiting == 1)  # the second sleeps: the source is taken
+    wait_for(lambda: box._waiting == 1)  # the second sleeps: the source is taken
     box.send("A")
     first.join(WAIT)
     source.outside.send(b"B")  # only a thread serving the source can see this

@@ -41,7 +41,6 @@ from gunpy.actors.gun._event_sink import EventSink
 from gunpy.actors.gun._out_buffer import OutBuffer
 from gunpy.actors.gun._owner_reads import OwnerReads
 from gunpy.actors.gun._transport import (
-    plain_recv,
     send_timeout_of,
     traced,
     traced_batch,
@@ -240,20 +239,15 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
                 return  # paused by a read of the owner's since this turn's select
             sock = self.sock
             assert sock is not None
-            error: OSError | None = None
             if isinstance(sock, ssl.SSLSocket):
                 with self.lock:  # one SSL call at a time: writers use the same SSL object
                     data, error, more = tls_recv(sock, RECV_SIZE)
                 if more:
                     self.loop.again(self)
-                if data is None:
-                    return
+                if data is not None:
+                    self._take(data, error)
             else:
-                data, error = plain_recv(sock, _RECV_BUFFER, self.bulk)
-                if data is None:
-                    return
-                self.bulk = len(data) >= RECV_SIZE // 2
-            self._take(data, error)
+                self._read_plain(sock, _RECV_BUFFER)
             if self._owner_may_read_next():
                 self.loop.flush_deliveries()  # before the owner's own read delivers
         finally:

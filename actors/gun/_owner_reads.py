@@ -207,16 +207,20 @@ class OwnerReads(SocketIOPart):
                     if (self.sock is not sock or self.stage is not Stage.OPEN
                             or self.proto.reading_paused):
                         return  # ended meanwhile (the loop closed it), or paused
-                data, error = plain_recv(sock, _buffers.view, self.bulk)
-                if data is None:
-                    return
-                self.bulk = len(data) >= OWNER_RECV_SIZE // 2
-                self._take(data, error)
+                self._read_plain(sock, _buffers.view)
         except Exception as exc:  # a bug: it ends the connection, not the owner's receive
             logger.exception("gunpy: reading in the owner's thread failed")
             self.abort(("error", f"{type(exc).__name__}: {exc}"))
             return
         self._kick()  # the loop writes what is left, and ends a connection that ended
+
+    def _read_plain(self, sock: socket.socket, buffer: memoryview) -> None:
+        """One read of a plain socket into ``buffer`` (or, after a large one, a bytes
+        object of its own), fed to the connection (under `read_lock`)."""
+        data, error = plain_recv(sock, buffer, self.bulk)
+        if data is not None:
+            self.bulk = len(data) >= len(buffer) // 2
+            self._take(data, error)
 
     def _take(self, data: bytes, error: OSError | None) -> None:
         """Feed one read (b"": the peer's EOF, or ``error``) to the connection, write
