@@ -10,10 +10,15 @@ import random
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websocket import ABNF
 
 from gunpy.protocol import Frame, FrameError, FrameParser, encode_frame
+from gunpy.protocol._frames import xor_mask
 from tests.wire import decode_client_frame as decode_client
 from tests.wire import encode_server_frame as frame
+from tests.wire import xor_mask as wire_kit_xor
 
 OP_CONT = 0x0
 OP_TEXT = 0x1
@@ -658,6 +663,15 @@ def test_encode_frame_masks_with_a_fresh_key() -> None:
         assert got == payload
         keys.add(key)
     assert len(keys) > 1  # 8 identical 4-byte random keys would be a broken RNG
+
+
+@given(key=st.binary(min_size=4, max_size=4), payload=st.binary(max_size=2000))
+def test_xor_mask_is_websocket_clients_mask(key: bytes, payload: bytes) -> None:
+    # gunpy calls websocket-client's XOR with bytes, not through ABNF.mask's
+    # array copies: the bytes must be the same, and masking twice undoes it.
+    masked = xor_mask(key, payload)
+    assert masked == ABNF.mask(key, payload) == wire_kit_xor(key, payload)
+    assert xor_mask(key, masked) == payload
 
 
 @pytest.mark.parametrize(

@@ -64,12 +64,15 @@ class WriteSteps(SocketIOPart):
                     finally:
                         self.room_waiters -= 1
             outcome = self.proto.send_frames(encoded)
-            closing_timeout = self.proto.closing_timeout
             sent = outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT
             if sent:
                 self._write()
-            # The common case, all written at once, leaves nothing for the loop to do.
-            behind = sent and (bool(self.out) or self._abort_reason is not None)
+                # The common case, all written at once, leaves nothing for the loop to do.
+                behind = self.out.size > 0 or self._abort_reason is not None
+            else:
+                behind = False
+            if outcome is SendOutcome.CLOSE_SENT:
+                closing_timeout = self.proto.closing_timeout
         if behind:
             self._kick()
         if self.events.active and sent:  # outside the lock: a callback may call gun
@@ -90,7 +93,7 @@ class WriteSteps(SocketIOPart):
         if not data or (self.stage is not Stage.OPEN and self.stage is not Stage.DRAINING):
             return  # not connected yet (nothing to send) or gone (nothing to send to)
         sock = self.sock
-        if not self.out and len(data) <= SEND_CHUNK and sock.__class__ is socket.socket:
+        if self.out.size == 0 and len(data) <= SEND_CHUNK and sock.__class__ is socket.socket:
             # The common case: nothing waits and the socket takes it all in one call
             # (TLS sockets go through the OutBuffer, which retries them as OpenSSL asks).
             try:
