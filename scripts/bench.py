@@ -20,10 +20,11 @@ written in bulk, echoes, or only counts (a sink). Measured, in one run:
     against the websockets sync client (the ratios are to it), with the
     bytes on the wire per message sent (scripts/benchkit/deflate.py).
 
-Two more variants are shown for reference, not for the targets: websocket-client
+Three more variants are shown for reference, not for the targets: websocket-client
 with ``skip_utf8_validation=True`` (without wsaccel its UTF-8 check is pure
-Python), and websocket-client with its ``recv()`` in a reader thread (the
-floor of any design that reads in a thread, as gunpy does).
+Python), websocket-client with its ``recv()`` in a reader thread (the
+floor of any design that reads in a thread, as gunpy does), and in (g) the
+floor of a compressed send: no client, only zlib, a C mask and ``sendall``.
 
 Every measurement starts with one untimed run of each client (the first run
 in a process is slow). The runs of the client variants are interleaved
@@ -74,9 +75,17 @@ from benchkit.clients import (
     send_raw,
     send_websockets,
 )
-from benchkit.common import HOLD_CLIENTS, RAW, RAW_NOUTF8, RAW_THREAD, BenchError
+from benchkit.common import (
+    DEFLATE_FLOOR,
+    HOLD_CLIENTS,
+    RAW,
+    RAW_NOUTF8,
+    RAW_THREAD,
+    BenchError,
+)
 from benchkit.deflate import recv_gunpy as recv_deflate_gunpy
 from benchkit.deflate import recv_websockets as recv_deflate_websockets
+from benchkit.deflate import send_floor as send_deflate_floor
 from benchkit.deflate import send_gunpy as send_deflate_gunpy
 from benchkit.deflate import send_websockets as send_deflate_websockets
 from benchkit.http_get import HTTP_RAW, get_gunpy, get_raw
@@ -182,6 +191,7 @@ def plan(args: argparse.Namespace) -> list[Measure]:
                             "msg/s", True, {
         "gunpy": send_deflate_gunpy,
         "websockets": send_deflate_websockets,
+        DEFLATE_FLOOR: send_deflate_floor,
     }, n_deflate, baseline="websockets"))
     if args.only:
         measures = [m for m in measures if m.key in args.only]

@@ -21,6 +21,7 @@ JSON_MESSAGES = tuple(
 RAW = "websocket-client"
 RAW_NOUTF8 = "websocket-client, skip_utf8_validation"
 RAW_THREAD = "websocket-client, recv in a reader thread"
+DEFLATE_FLOOR = "floor: zlib, C mask, sendall"
 CLIENTS = ("gunpy", RAW, RAW_NOUTF8, RAW_THREAD, "websockets")
 HOLD_CLIENTS = ("gunpy", RAW, "websockets")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

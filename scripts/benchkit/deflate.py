@@ -8,12 +8,21 @@ message compressed (the same frame again and again). Send: each client sends
 the 64 `JSON_MESSAGES` in turn, compressed with context takeover; the sink
 counts the frame bytes it got, so the table shows bytes on the wire per
 message for each client.
+
+`send_floor` is no client: after websockets' handshake it writes the frames
+itself, with zlib at the same settings, websockets' C mask and one
+``sendall`` each. It is the floor any client's compressed send stands on
+(zlib and the socket), shown for reference.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 import time
+import zlib
 
+from websockets.speedups import apply_mask
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websockets_connect
 
@@ -96,3 +105,29 @@ def send_websockets(ctx: Ctx, n: int) -> Result:
     finally:
         ws.close()
     return _sent(n, done, wall, cpu, "websockets")
+
+
+_HEAD_16 = struct.Struct("!BBH")
+
+
+def send_floor(ctx: Ctx, n: int) -> Result:
+    ws = _websockets(ctx.server.url + f"/sink?deflate=1&n={n}")
+    sock = ws.socket
+    # The compressor websockets (and gunpy, by default) makes: level 6, mem_level 5.
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15, 5)
+    payloads = [message.encode() for message in JSON_MESSAGES]
+    try:
+        with Watchdog(ctx.limit, lambda: websockets_abort(ws)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(n):
+                data = compressor.compress(payloads[i & 63])
+                data = (data + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+                if not 126 <= len(data) < 65536:
+                    raise BenchError(f"floor: a compressed message of {len(data)} bytes")
+                key = os.urandom(4)
+                sock.sendall(_HEAD_16.pack(0xC1, 0xFE, len(data)) + key + apply_mask(data, key))
+            done = ws.recv()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        ws.close()
+    return _sent(n, done, wall, cpu, "floor")
