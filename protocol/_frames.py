@@ -12,8 +12,8 @@ inflates, and validated as it inflates.
 `encode_frame` is the send half: `masked_frame` writes the header and masks
 the payload with websocket-client's XOR (the one behind ``ABNF.mask``); gunpy
 adds the checks Gun forgets (control payloads of at most 125 bytes, sendable
-close codes), and
-`compressed_frame` compresses messages when permessage-deflate is agreed.
+close codes), and `compressed_frame` compresses messages when
+permessage-deflate is agreed.
 """
 
 from __future__ import annotations

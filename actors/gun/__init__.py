@@ -194,12 +194,8 @@ def ws_send(conn: ConnectionRef, ref: Ref, frames: Frame | list[Frame]) -> None:
     except FrameError as exc:
         conn.tell(StreamError(ref, ("badframe", str(exc)), None))
         return
-    # The io the frames were encoded for (one that has ended since answers NOT_OPEN).
-    if io is not None:
-        outcome = io.send_frames(encoded)
-        if outcome is SendOutcome.SENT or outcome is SendOutcome.CLOSE_SENT:
-            return
-    conn.tell(WsSend(ref, encoded, None))
+    if not send_encoded(conn, encoded):
+        conn.tell(WsSend(ref, encoded, None))
 
 
 def send_encoded(conn: ConnectionRef, encoded: list[EncodedFrame]) -> bool:
