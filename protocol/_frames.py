@@ -405,7 +405,7 @@ def encode_frame(frame: object, mask: bool = True) -> EncodedFrame:
             payload, opcode = data, OP_BINARY
         else:
             return _encode_any(frame, mask)
-        return EncodedFrame(masked_frame(payload, opcode) if mask else b"", False, opcode, payload)
+        return _encoded(payload, opcode, mask=mask)
     return _encode_any(frame, mask)
 
 
