@@ -8,6 +8,7 @@ owner's mailbox and records the thread's name. Real peers only (the
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -181,6 +182,40 @@ def test_the_peer_closing_while_the_owner_reads_gives_the_close_and_gun_down(
         assert box.receive(tagged("gun_down", conn), WAIT)[3] == "normal"
         assert box.receive(tagged("DOWN", conn), WAIT)[1] is mref
         assert not box.self_served
+    finally:
+        server.stop()
+    leak_check.assert_clean()
+
+
+def test_the_end_of_the_stream_is_read_once_while_the_owner_waits(
+    leak_check: LeakCheck,
+) -> None:
+    # After the peer's FIN the socket stays readable until the loop ends the
+    # connection: the owner must not read the EOF again and again meanwhile
+    # (it spun, and kept the loop from ending the connection, for milliseconds).
+    def echo_then_fin(ws: Any) -> None:
+        ws.send(ws.recv())
+        ws.socket.shutdown(socket.SHUT_RDWR)
+
+    server = EchoServer(handler=echo_then_fin)
+    try:
+        box = Mailbox.current()
+        conn, ref, mref = open_ws(server.port)
+        io = live_io(conn)
+        ends: list[str] = []
+        take = io._take
+
+        def counting_take(data: bytes, error: OSError | None) -> None:
+            if not data:
+                ends.append(threading.current_thread().name)
+            take(data, error)
+
+        io._take = counting_take  # type: ignore[method-assign]
+        gun.ws_send(conn, ref, ("text", "last"))
+        assert box.receive(tagged("gun_ws", conn), WAIT)[3] == ("text", "last")
+        assert box.receive(tagged("gun_down", conn), WAIT)[0] == "gun_down"
+        assert box.receive(tagged("DOWN", conn), WAIT)[1] is mref
+        assert len(ends) == 1, ends
     finally:
         server.stop()
     leak_check.assert_clean()

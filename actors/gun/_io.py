@@ -235,8 +235,8 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
         if not self.read_lock.acquire(blocking=False):
             return  # the owner's thread is reading (see _owner_reads)
         try:
-            if self.proto.reading_paused:
-                return  # paused by a read of the owner's since this turn's select
+            if not self._reading():
+                return  # paused or over since this turn's select (a read of the owner's)
             sock = self.sock
             assert sock is not None
             if isinstance(sock, ssl.SSLSocket):
@@ -297,10 +297,17 @@ class SocketIO(AttemptSteps, TunnelIO, OwnerReads, WriteSteps):
         if stage is Stage.TLS:
             return self._tls_interest
         mask = WRITE if self.out else 0
-        if stage is Stage.OPEN and not self.proto.reading_paused and not self.engaged:
-            # Paused: Gun's {active, false} until update_flow. Engaged: the owner reads.
+        if stage is Stage.OPEN and self._reading() and not self.engaged:  # engaged: the owner reads
             mask |= READ
         return mask
+
+    def _reading(self) -> bool:
+        """Whether the connection reads its socket now (loop or owner): not paused by
+        flow control (Gun's ``{active, false}`` until update_flow), and not over (the
+        peer's EOF or a fault closed it: the socket stays readable until `_settle`
+        ends the connection, and reading it again would only read the EOF again)."""
+        proto = self.proto
+        return not proto.reading_paused and proto.state is not ConnState.CLOSED
 
     def _set_interest(self, mask: int) -> None:
         if mask != self._interest and self.sock is not None:

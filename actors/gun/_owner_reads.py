@@ -73,6 +73,7 @@ class OwnerReads(SocketIOPart):
         _watch_activity: bool
 
         def _receive(self, data: bytes) -> list[Event]: ...
+        def _reading(self) -> bool: ...
         def _write(self) -> None: ...
         def abort(self, reason: object = "normal", silent: bool = False) -> None: ...
 
@@ -117,7 +118,7 @@ class OwnerReads(SocketIOPart):
         # Under lock.
         return (self.stage is Stage.OPEN and self.sock.__class__ is socket.socket
                 and self._abort_reason is None and self.owner_box is not None
-                and not self.proto.reading_paused)
+                and self._reading())
 
     # -- the Source protocol, called by the owner's thread -----------------------------
 
@@ -204,9 +205,8 @@ class OwnerReads(SocketIOPart):
         try:
             with self.read_lock:
                 with self.lock:
-                    if (self.sock is not sock or self.stage is not Stage.OPEN
-                            or self.proto.reading_paused):
-                        return  # ended meanwhile (the loop closed it), or paused
+                    if self.sock is not sock or self.stage is not Stage.OPEN or not self._reading():
+                        return  # ended meanwhile (the loop closed it), paused, or over
                 self._read_plain(sock, _buffers.view)
         except Exception as exc:  # a bug: it ends the connection, not the owner's receive
             logger.exception("gunpy: reading in the owner's thread failed")
